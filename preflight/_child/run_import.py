@@ -1,0 +1,253 @@
+"""Import one module as the first application import of a clean interpreter; report facts as JSON.
+
+Protocol (this file is started by path, standard library only, never imports preflight):
+
+    python run_import.py REQUEST_JSON RESULT_PATH STACK_PATH
+
+REQUEST_JSON: {"module": "app.main", "symbols": ["ServiceError", "api.router"], "timeout": 10.0}
+STACK_PATH:   where faulthandler dumps every thread's stack, then exits, if the timeout passes.
+RESULT_PATH:  where the outcome is written (atomically) as JSON:
+    {"ok": bool, "module_file": str|None, "sys_path": [...], "uid": int, "gid": int,
+     "symbols": [{"name", "found", "candidates"}], "error": {...}|None, "traceback": str}
+
+Manifest values arrive here as data only. Interpretation (cause codes, hints) is the parent's job:
+this side gathers the facts only a live interpreter has. ``check_module`` is reused by the zygote.
+"""
+
+from __future__ import annotations
+
+import dis
+import faulthandler
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+_MAX_CANDIDATES = 400
+_MAX_CHAIN = 8
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(argv[1])
+    result_path = argv[2]
+    _make_cwd_first()
+    stack_file = open(argv[3], "w")
+    faulthandler.enable(file=stack_file)  # a crash at import leaves its stack too
+    if request.get("timeout"):
+        faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
+    result = check_module(request["module"], request.get("symbols", []))
+    faulthandler.cancel_dump_traceback_later()
+    write_result(result_path, result)
+    return 0
+
+
+def _make_cwd_first() -> None:
+    """Replace this script's directory with the working directory, as ``python -m`` and gunicorn do."""
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        sys.path[0] = os.getcwd()
+    else:
+        sys.path.insert(0, os.getcwd())
+
+
+def write_result(path: str, result: dict) -> None:
+    """Write ``result`` atomically, so a crash mid-write never leaves half a document."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, default=repr)
+    os.replace(tmp, path)
+
+
+def check_module(module: str, symbols: list[str]) -> dict:
+    """Import ``module``, then resolve each dotted symbol path on it; never raises."""
+    result: dict = {"ok": False, "module": module, "module_file": None, "symbols": [], "error": None,
+                    "traceback": "", "uid": _getid("getuid"), "gid": _getid("getgid")}
+    before = set(sys.modules)
+    try:
+        imported = importlib.import_module(module)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are findings too
+        result["error"] = describe_exception(exc)
+        result["traceback"] = "".join(traceback.format_exception(exc))
+        result["sys_path"] = list(sys.path)
+        return result
+    result["module_file"] = getattr(imported, "__file__", None)
+    result["ok"] = True
+    for path in symbols:
+        found, owner = _resolve(imported, path)
+        entry: dict = {"name": path, "found": found}
+        if not found:
+            result["ok"] = False
+            entry["candidates"] = _public_names(owner)
+            entry["owner_file"] = getattr(owner, "__file__", None)
+            entry["modules"] = {module: _module_state(module)}
+        result["symbols"].append(entry)
+    result["sys_path"] = list(sys.path)
+    result["loaded"] = [
+        [name, getattr(sys.modules[name], "__file__", None)]
+        for name in sys.modules
+        if name not in before and name in sys.modules
+    ]
+    return result
+
+
+def _getid(name: str) -> int | None:
+    getter = getattr(os, name, None)
+    return getter() if getter else None
+
+
+def _resolve(obj: object, dotted: str) -> tuple[bool, object]:
+    for part in dotted.split("."):
+        if not hasattr(obj, part):
+            return False, obj
+        obj = getattr(obj, part)
+    return True, obj
+
+
+def _public_names(obj: object) -> list[str]:
+    try:
+        names = [n for n in dir(obj) if not n.startswith("__")]
+    except Exception:
+        return []
+    return names[:_MAX_CANDIDATES]
+
+
+def describe_exception(exc: BaseException) -> dict:
+    """The exception and its ``__cause__``/``__context__`` chain, outermost first, as plain facts."""
+    chain = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(chain) < _MAX_CHAIN:
+        seen.add(id(current))
+        chain.append(_facts(current))
+        nxt = current.__cause__
+        if nxt is None and not current.__suppress_context__:
+            nxt = current.__context__
+        current = nxt
+    outer = chain[0]
+    outer["chain"] = chain[1:]
+    return outer
+
+
+def _facts(exc: BaseException) -> dict:
+    kind = type(exc)
+    facts: dict = {
+        "type": kind.__name__,
+        "type_module": kind.__module__,
+        "bases": [c.__name__ for c in kind.__mro__],
+        "message": _safe_str(exc),
+        "frames": _frames(exc.__traceback__),
+    }
+    if isinstance(exc, ImportError):
+        facts["name"] = exc.name
+        facts["path"] = exc.path
+        facts["name_from"] = getattr(exc, "name_from", None) or _imported_name(exc.__traceback__)
+        if exc.name:
+            parts = exc.name.split(".")
+            facts["modules"] = {p: _module_state(p) for p in (".".join(parts[:i + 1]) for i in range(len(parts)))}
+    if isinstance(exc, SyntaxError):
+        facts.update(filename=exc.filename, lineno=exc.lineno, offset=exc.offset,
+                     text=(exc.text or "").rstrip("\n"), msg=exc.msg)
+    if isinstance(exc, NameError):
+        name = getattr(exc, "name", None)
+        facts["name"] = name
+        if name:
+            facts["name_is_module"] = _importable(name)
+    if isinstance(exc, AttributeError):
+        facts["name"] = getattr(exc, "name", None)
+        obj = getattr(exc, "obj", None)
+        if type(obj).__name__ == "module":
+            facts["obj_module"] = getattr(obj, "__name__", None)
+            facts["obj_file"] = getattr(obj, "__file__", None)
+            facts["candidates"] = _public_names(obj)
+            if facts["obj_module"]:
+                facts["modules"] = {facts["obj_module"]: _module_state(facts["obj_module"])}
+    if isinstance(exc, OSError):
+        facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
+    if isinstance(exc, SystemExit):
+        facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
+    return facts
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+
+
+def _frames(tb) -> list[dict]:
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name})
+        tb = tb.tb_next
+    return frames
+
+
+def _imported_name(tb) -> str | None:
+    """The name a failing ``from M import NAME`` asked for, read from the bytecode (Python < 3.12)."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    try:
+        for instruction in dis.get_instructions(tb.tb_frame.f_code):
+            if instruction.offset == tb.tb_lasti and instruction.opname == "IMPORT_FROM":
+                return instruction.argval
+    except Exception:
+        return None
+    return None
+
+
+def _module_state(name: str) -> dict:
+    """Where ``name`` resolves now, and what else of that name the search path would hide."""
+    state: dict = {"loaded": name in sys.modules}
+    module = sys.modules.get(name)
+    if module is not None:
+        state["file"] = getattr(module, "__file__", None)
+        state["candidates"] = _public_names(module)
+    top = name.partition(".")[0]
+    state["stdlib"] = top in getattr(sys, "stdlib_module_names", ())
+    state["builtin"] = top in sys.builtin_module_names
+    state["locations"] = _all_locations(name)
+    return state
+
+
+def _all_locations(name: str) -> list[str]:
+    """Every file or package directory that could be module ``name``, in the order Python searches.
+
+    Within one directory a package wins over a module of the same name; across directories the
+    first wins. Listing them all is what exposes twins that hide each other.
+    """
+    parent, _, last = name.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        search = list(getattr(package, "__path__", None) or [])
+    else:
+        search = [entry or os.getcwd() for entry in sys.path]
+    found: list[str] = []
+    for directory in dict.fromkeys(os.path.realpath(d) for d in search):
+        if not os.path.isdir(directory):
+            continue
+        package_dir = os.path.join(directory, last)
+        if os.path.isdir(package_dir):
+            init = os.path.join(package_dir, "__init__.py")
+            found.append(init if os.path.exists(init) else package_dir)
+        for suffix in importlib.machinery.all_suffixes():
+            candidate = os.path.join(directory, last + suffix)
+            if os.path.isfile(candidate) and "__pycache__" not in candidate:
+                found.append(candidate)
+    return found
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,71 @@
+"""The gate: check a manifest in clean interpreters and return a ``Report``; ``run`` then hands off."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Mapping
+
+from preflight import report as r
+from preflight.diagnosis import Context, diagnose_import
+from preflight.environment import check_environment
+from preflight.runner import RESULT, STACK, Job, Runner
+from preflight.spec import Manifest
+
+ENVIRONMENT_JOB = "environment"
+
+
+def check(
+    manifest: Manifest,
+    interpreter: str = sys.executable,
+    workdir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    workers: int | None = None,
+) -> r.Report:
+    """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env."""
+    started = time.monotonic()
+    workdir = workdir or os.getcwd()
+    environ = os.environ if environ is None else environ
+    runner = Runner(interpreter, workdir, env=dict(environ))
+    if workers:
+        runner.workers = workers
+    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT])]
+    for index, target in enumerate(manifest.imports):
+        request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout}
+        jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout))
+    outcomes = runner.run(jobs)
+
+    probe = outcomes[ENVIRONMENT_JOB].result
+    checks = check_environment(manifest, probe, environ)
+    if probe is None:
+        checks.append(_broken_interpreter(interpreter, outcomes[ENVIRONMENT_JOB].output_tail))
+    ctx = _context(manifest, probe, workdir)
+    for index, target in enumerate(manifest.imports):
+        checks += diagnose_import(target, outcomes[f"import:{index}"], ctx)
+    return r.Report(
+        checks=checks,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        interpreter=interpreter,
+    )
+
+
+def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
+    probe = probe or {}
+    return Context(
+        workdir=workdir,
+        manifest_dir=os.path.dirname(manifest.path),
+        sys_path=probe.get("sys_path") or [workdir],
+        prefixes=tuple(probe.get("library_dirs") or ()),
+        uid=probe.get("uid"),
+        app_tops={t.module.split(".")[0] for t in manifest.imports},
+    )
+
+
+def _broken_interpreter(interpreter: str, output: str) -> r.Check:
+    return r.Check(
+        kind="python", target=interpreter, status=r.FAILED, cause="python_mismatch",
+        message=f"{interpreter} could not describe itself", output=output or None,
+        hint="check that the interpreter runs: `{0} -c pass`".format(interpreter),
+    )

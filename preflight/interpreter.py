@@ -1,0 +1,60 @@
+"""Which Python interpreter will the server command run under? The checks must use that one."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+
+from preflight.errors import UsageError
+
+_PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
+# pip writes this two-line launcher when the interpreter path is too long for a shebang.
+_SH_LAUNCHER = re.compile(r"^'''exec' '?\"?(?P<python>[^\"' ]+)")
+
+
+def interpreter_for(command: list[str]) -> str:
+    """The interpreter ``command`` will run: itself if it is python, else its script's shebang.
+
+    Anything else (a shell script, a binary) gives the gate's own interpreter.
+    """
+    program = shutil.which(command[0])
+    if program is None:
+        raise UsageError(f"command not found: {command[0]!r}",
+                         tip="install it in the image or give its full path after `--`")
+    if _PYTHON_NAME.match(os.path.basename(program)):
+        return program
+    shebang = _shebang_python(program)
+    return shebang or sys.executable
+
+
+def _shebang_python(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512).decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    words = head[0][2:].split()
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env":
+        args = [w for w in words[1:] if not w.startswith("-")]
+        words = [shutil.which(args[0]) or args[0]] if args else []
+    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
+        return words[0]
+    if words and os.path.basename(words[0]) == "sh" and len(head) > 1:
+        match = _SH_LAUNCHER.match(head[1])
+        if match:
+            return match["python"]
+    return None
+
+
+def validate(path: str) -> str:
+    """``path`` if it is an executable file; a usage error naming it otherwise."""
+    resolved = shutil.which(path)
+    if resolved is None:
+        raise UsageError(f"interpreter not found or not executable: {path}")
+    return resolved

@@ -1,0 +1,233 @@
+"""The manifest schema (pydantic) and ``load_manifest``: YAML file -> validated ``spec.Manifest``.
+
+Every problem is reported with its key path and YAML line; nothing is imported or run here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+)
+
+from preflight import spec
+from preflight.errors import ManifestError
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = re.compile(rf"{_IDENT}(\.{_IDENT})*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _dotted(kind: str):
+    def check(value: str) -> str:
+        if not _DOTTED.fullmatch(value):
+            raise ValueError(f"{value!r} is not a dotted {kind} name (like app.core.errors)")
+        return value
+
+    return check
+
+
+def _specifier(value: str) -> str:
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ValueError(f"{value!r} is not a version specifier (like '>=3.11')") from None
+    return value
+
+
+def _requirement(value: str) -> str:
+    try:
+        Requirement(value)
+    except InvalidRequirement as exc:
+        raise ValueError(f"{value!r} is not a PEP 508 requirement: {exc}") from None
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+ModuleName = Annotated[str, AfterValidator(_dotted("module"))]
+SymbolPath = Annotated[str, AfterValidator(_dotted("attribute"))]
+Severity = Literal["fail", "warn", "off"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class ImportEntry(_Strict):
+    """An import in its long form; a bare string is short for ``{module: NAME}``."""
+
+    module: ModuleName
+    symbols: list[SymbolPath] = Field(default_factory=list)
+    timeout: PositiveFloat | None = None
+
+
+class EnvSection(_Strict):
+    required: list[Annotated[str, AfterValidator(_env_name)]] = Field(default_factory=list)
+
+
+class StaticSection(_Strict):
+    """Static checks over the application's own code: each fails, warns or is off."""
+
+    undefined_names: Severity = "fail"
+    unresolved_imports: Severity = "fail"
+    import_cycles: Severity = "warn"
+    twins: Severity = "warn"
+
+
+def _short_import(value: Any) -> Any:
+    return {"module": value} if isinstance(value, str) else value
+
+
+def _static(value: Any) -> Any:
+    if value is True:
+        return {}
+    if value is False:
+        return {k: "off" for k in StaticSection.model_fields}
+    return value
+
+
+class ManifestModel(_Strict):
+    """Manifest version 1: the public format. Extend it; never rename a key."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$id": "https://preflight.invalid/manifest-v1.json"},
+        title="preflight manifest v1",
+    )
+
+    version: Literal[1]
+    workdir: str | None = None
+    python: Annotated[str, AfterValidator(_specifier)] | None = None
+    sys_path: list[str] = Field(default_factory=list)
+    env: EnvSection = Field(default_factory=EnvSection)
+    distributions: list[Annotated[str, AfterValidator(_requirement)]] = Field(default_factory=list)
+    timeout: PositiveFloat = 10.0
+    imports: list[Annotated[ImportEntry, BeforeValidator(_short_import)]] = Field(min_length=1)
+    static: Annotated[Union[StaticSection, None], BeforeValidator(_static)] = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema editors can validate manifests with (short import form included)."""
+    schema = ManifestModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    entry = {"$ref": "#/$defs/ImportEntry"}
+    schema["properties"]["imports"]["items"] = {"anyOf": [{"type": "string"}, entry]}
+    static = schema["properties"]["static"]
+    static["anyOf"] = [{"type": "boolean"}, *static.get("anyOf", [])]
+    return schema
+
+
+def load_manifest(path: str) -> spec.Manifest:
+    """Read, parse and validate the manifest at ``path``; raise ``ManifestError`` naming each problem."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ManifestError(path, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(path, [f"cannot read it: {exc}"]) from None
+    return parse_manifest(text, path)
+
+
+def parse_manifest(text: str, path: str) -> spec.Manifest:
+    """Validate manifest ``text``; ``path`` names it in errors and anchors relative paths."""
+    data, lines = _parse_yaml(text, path)
+    if not isinstance(data, dict):
+        raise ManifestError(path, ["line 1: the manifest must be a mapping (key: value), like 'version: 1'"])
+    try:
+        model = ManifestModel.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(path, [_describe(err, lines) for err in exc.errors()]) from None
+    return _to_spec(model, path)
+
+
+def _to_spec(model: ManifestModel, path: str) -> spec.Manifest:
+    base = os.path.dirname(os.path.abspath(path))
+
+    def absolute(p: str) -> str:
+        return os.path.normpath(os.path.join(base, os.path.expanduser(p)))
+
+    static = model.static.model_dump() if model.static is not None else {}
+    return spec.Manifest(
+        path=os.path.abspath(path),
+        imports=tuple(
+            spec.ImportTarget(e.module, tuple(e.symbols), e.timeout or model.timeout) for e in model.imports
+        ),
+        workdir=absolute(model.workdir) if model.workdir else None,
+        python=model.python,
+        sys_path=tuple(absolute(p) for p in model.sys_path),
+        env_required=tuple(model.env.required),
+        distributions=tuple(model.distributions),
+        timeout=model.timeout,
+        static=static,
+    )
+
+
+def _parse_yaml(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML safely and map each key path, as a tuple, to its 1-based line."""
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_cls(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(path, [f"{where}malformed YAML: {problem}"]) from None
+    finally:
+        loader.dispose()
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _record_lines(node, (), lines)
+    return data, lines
+
+
+def _record_lines(node: yaml.Node, key_path: tuple, lines: dict[tuple, int]) -> None:
+    lines[key_path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = key_path + (key_node.value,)
+            _record_lines(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, key_path + (index,), lines)
+
+
+def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in error["loc"])
+    located: tuple = ()
+    for part in loc:
+        if located + (part,) in lines:
+            located += (part,)
+    line = lines.get(located, lines.get((), 1))
+    key = ".".join(str(p) for p in located) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}"
+        key = ".".join(str(p) for p in located[:-1]) or "(top level)"
+    elif error["type"] == "missing":
+        message = f"missing required key {loc[-1]!r}"
+    elif error["type"] == "literal_error" and loc[-1:] == ("version",):
+        message = "version must be 1 (the only manifest version so far)"
+    message = message.removeprefix("Value error, ").splitlines()[0]
+    return f"line {line}: {key}: {message}"

@@ -1,0 +1,130 @@
+"""Look for a module's files near the application, bounded, without importing anything."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+MAX_DEPTH = 4
+MAX_DIRS = 4000
+_SKIP = {"__pycache__", "node_modules", "site-packages", "dist-packages", ".git", ".hg", ".tox", ".venv", "venv"}
+_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>.+)$')
+
+
+@dataclass(frozen=True)
+class Place:
+    """Module source at ``path``; ``root`` is the directory that must be on sys.path to import it."""
+
+    path: str
+    root: str
+
+
+@dataclass
+class Found:
+    sources: list[Place] = field(default_factory=list)
+    bytecode: str | None = None
+    denied: str | None = None
+
+
+def candidate_dirs(roots: list[str]) -> list[str]:
+    """Directories below ``roots``, breadth first, at most ``MAX_DEPTH`` deep and ``MAX_DIRS`` in all."""
+    seen: dict[str, None] = {}
+    queue = deque((root, 0) for root in roots if os.path.isdir(root))
+    while queue and len(seen) < MAX_DIRS:
+        directory, depth = queue.popleft()
+        real = os.path.realpath(directory)
+        if real in seen:
+            continue
+        seen[real] = None
+        if depth >= MAX_DEPTH or os.path.exists(os.path.join(real, "pyvenv.cfg")):
+            continue
+        try:
+            entries = sorted(os.scandir(real), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and entry.name not in _SKIP and not entry.name.startswith("."):
+                queue.append((entry.path, depth + 1))
+    return list(seen)
+
+
+def find_module_files(dotted: str, roots: list[str]) -> Found:
+    """Where the source of module ``dotted`` lies below ``roots``, or what is left of it."""
+    parts = dotted.split(".")
+    found = Found()
+    for base in candidate_dirs(roots):
+        package = os.path.join(base, *parts)
+        module = package + ".py"
+        for path in (package, module):
+            if os.path.exists(path):
+                blocked = _first_unreadable(base, path)
+                if blocked:
+                    found.denied = found.denied or blocked
+                else:
+                    found.sources.append(Place(path, base))
+        if not found.bytecode:
+            found.bytecode = _bytecode_only(package)
+    return found
+
+
+def exists_in_app(top: str, roots: list[str]) -> bool:
+    """True when a package or module named ``top`` lies anywhere below ``roots``."""
+    return any(
+        os.path.exists(os.path.join(base, top)) or os.path.exists(os.path.join(base, top + ".py"))
+        for base in candidate_dirs(roots)
+    )
+
+
+def _first_unreadable(base: str, path: str) -> str | None:
+    """The first directory or file from ``base`` down to ``path`` this user cannot read."""
+    current = base
+    for part in os.path.relpath(path, base).split(os.sep):
+        current = os.path.join(current, part)
+        mode = os.R_OK | os.X_OK if os.path.isdir(current) else os.R_OK
+        if not os.access(current, mode):
+            return current
+    if os.path.isdir(path):
+        init = os.path.join(path, "__init__.py")
+        if os.path.exists(init) and not os.access(init, os.R_OK):
+            return init
+    return None
+
+
+def _bytecode_only(package: str) -> str | None:
+    parent, name = os.path.split(package)
+    for cache, stem in ((os.path.join(parent, "__pycache__"), name), (os.path.join(package, "__pycache__"), "__init__")):
+        try:
+            hits = [n for n in os.listdir(cache) if n.startswith(stem + ".") and n.endswith(".pyc")]
+        except OSError:
+            continue
+        if hits and not os.path.exists(package + ".py") and not os.path.exists(os.path.join(package, "__init__.py")):
+            return os.path.join(cache, hits[0])
+    return None
+
+
+def pip_name(missing: str, table: dict[str, str]) -> str:
+    """The name to ``pip install`` for an import name, longest known dotted prefix first."""
+    parts = missing.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in table:
+            return table[".".join(parts[:i])]
+    if parts[0] == "google" and len(parts) > 2 and parts[1] == "cloud":
+        return f"google-cloud-{parts[2].replace('_', '-')}"
+    return parts[0].replace("_", "-")
+
+
+def faulthandler_frames(dump: str) -> list[dict]:
+    """Frames of the import thread from a faulthandler dump, outermost first."""
+    blocks: list[list[dict]] = []
+    for line in dump.splitlines():
+        if not line.startswith(" "):
+            blocks.append([])
+            continue
+        match = _FRAME.match(line)
+        if match and blocks:
+            blocks[-1].append({"file": match["file"], "line": int(match["line"]), "function": match["function"]})
+    chosen = next((b for b in blocks if any(f["file"].endswith("run_import.py") for f in b)), None)
+    chosen = chosen or next((b for b in blocks if b), [])
+    return list(reversed(chosen))
