@@ -114,7 +114,7 @@ def _symbol(target: ImportTarget, entry: dict[str, Any], ctx: Context) -> r.Chec
              "obj_file": entry.get("owner_file"), "candidates": entry.get("candidates", []),
              "modules": entry.get("modules", {}), "frames": []}
     check.status = r.FAILED
-    if not _shadowed(check, target.module, name, facts, ctx):
+    if not _unreadable(check, target.module, facts, ctx) and not _shadowed(check, target.module, name, facts, ctx):
         _symbol_missing(check, target.module, name, facts, ctx)
     check.error_type = check.error_type or "AttributeError"
     if not check.file and entry.get("owner_file"):
@@ -167,22 +167,13 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         _module_not_found(check, target, facts, ctx)
     elif "ImportError" in bases and facts.get("name") and facts.get("name_from"):
         name = facts["name_from"]
-        if not _circular(check, facts["name"], name, facts, ctx) and not _shadowed(
-            check, facts["name"], name, facts, ctx
-        ):
-            _symbol_missing(check, facts["name"], name, facts, ctx)
+        _missing_name(check, facts["name"], name, facts, ctx)
     elif "AttributeError" in bases and facts.get("obj_module"):
-        module, name = facts["obj_module"], facts.get("name") or "?"
-        if not _circular(check, module, name, facts, ctx) and not _shadowed(check, module, name, facts, ctx):
-            _symbol_missing(check, module, name, facts, ctx)
+        _missing_name(check, facts["obj_module"], facts.get("name") or "?", facts, ctx)
     elif "NameError" in bases:
         _name_error(check, facts)
     elif "PermissionError" in bases:
-        check.cause = "permission_denied"
-        path = facts.get("filename") or check.file
-        check.details.update(path=path, uid=ctx.uid)
-        check.hint = (f"{path} is not readable by uid {ctx.uid}: fix ownership or mode in the image "
-                      f"(COPY --chown=<user> or chmod a+rX), or run as a user that can read it")
+        _permission_denied(check, facts.get("filename") or check.file, ctx)
     elif "SystemExit" in bases:
         check.cause = "exited"
         check.details["exit_code"] = facts.get("code")
@@ -192,6 +183,35 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.cause = "import_error"
         where = f" at {check.file}:{check.line}" if check.file else ""
         check.hint = f"importing {target.module} raised {facts['type']}{where}; fix the code there"
+
+
+def _missing_name(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx: Context) -> None:
+    """``module`` lacks ``name``: a cycle, a twin, an unreadable directory, or just not defined."""
+    for explain in (_circular, _shadowed):
+        if explain(check, module, name, facts, ctx):
+            return
+    if not _unreadable(check, module, facts, ctx):
+        _symbol_missing(check, module, name, facts, ctx)
+
+
+def _unreadable(check: r.Check, module: str, facts: dict[str, Any], ctx: Context) -> bool:
+    """A package directory this user cannot read: Python loads it as an empty namespace package."""
+    state = facts.get("modules", {}).get(module) or {}
+    if state.get("file"):
+        return False
+    for location in state.get("locations") or []:
+        if os.path.isdir(location) and not os.access(location, os.R_OK | os.X_OK):
+            _permission_denied(check, location, ctx)
+            return True
+    return False
+
+
+def _permission_denied(check: r.Check, path: str, ctx: Context) -> None:
+    check.cause = "permission_denied"
+    check.file, check.line = path, None
+    check.details.update(path=path, uid=ctx.uid)
+    check.hint = (f"{path} is not readable by uid {ctx.uid}, so Python cannot load it. Fix ownership or "
+                  f"mode in the image (COPY --chown=<user>, chmod -R a+rX), or run as a user that can read it")
 
 
 def _innermost_app_frame(frames: list[dict[str, Any]], ctx: Context) -> dict[str, Any] | None:
@@ -311,11 +331,7 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     found = search.find_module_files(missing, ctx.search_roots())
     top = missing.split(".")[0]
     if found.denied:
-        check.cause = "permission_denied"
-        check.file, check.line = found.denied, None
-        check.details.update(path=found.denied, uid=ctx.uid)
-        check.hint = (f"{found.denied} exists but uid {ctx.uid} cannot read it, so Python skips it. "
-                      f"Fix ownership or mode in the image (COPY --chown=<user>, chmod a+rX)")
+        _permission_denied(check, found.denied, ctx)
         return
     unreachable = [f for f in found.sources if not ctx.on_sys_path(f.root)]
     if found.sources and len(unreachable) == len(found.sources):

@@ -173,7 +173,7 @@ class Runner:
             returncode=returncode,
             result=_read_json(running.files["result"]),
             stack_dump=stack,
-            timed_out=running.timed_out or (bool(stack.strip()) and not os.path.exists(running.files["result"])),
+            timed_out=running.timed_out or stack.lstrip().startswith("Timeout ("),  # faulthandler's deadline dump
             duration_ms=round((time.monotonic() - running.started) * 1000, 1),
         )
         outcome.output_tail, outcome.output_bytes = _tail(running.files["output"])

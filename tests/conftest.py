@@ -1,0 +1,74 @@
+"""Shared fixtures: copy a fixture tree, run the real CLI in a real subprocess, read its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    report: dict | None
+
+    def check(self, target: str, kind: str = "import") -> dict:
+        assert self.report is not None, self.stderr
+        for check in self.report["checks"]:
+            if check["target"] == target and check["kind"] == kind:
+                return check
+        raise AssertionError(f"no {kind} check for {target}: {[c['target'] for c in self.report['checks']]}")
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLIGHT_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120,
+            report: bool = True, prefix: list[str] | None = None) -> Result:
+    """``python -m preflight ARGS`` in ``cwd``; with ``report`` the report-v1 file is read back."""
+    report_path = cwd / ".test-report.json"
+    if report_path.exists():
+        report_path.unlink()
+    command = [*(prefix or []), sys.executable, "-m", "preflight", *args]
+    if report and args and args[0] in ("check", "run"):
+        command[len(prefix or []) + 4:len(prefix or []) + 4] = ["--report", str(report_path)]
+    proc = subprocess.run(command, cwd=cwd, env=env or cli_env(), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    data = json.loads(report_path.read_text()) if report_path.exists() else None
+    return Result(proc.returncode, proc.stdout, proc.stderr, data)
+
+
+@pytest.fixture
+def fixture_tree(tmp_path: Path):
+    """Copy ``tests/fixtures/NAME`` into a fresh directory and return its path."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(FIXTURES / name, target)
+        return target
+
+    return copy
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
