@@ -1,0 +1,165 @@
+"""``preflight run``: the server it execs is exactly what it would be without the gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, free_port, run_cli
+
+GATE = [sys.executable, "-m", "preflight"]
+
+
+def test_exec_keeps_pid_argv_env_stdin_and_clean_fds_and_signals(fixture_tree):
+    tree = fixture_tree("server_probe")
+    argv = [sys.executable, "describe_self.py", "--flag", "two words", "--", "x"]
+    proc = subprocess.Popen([*GATE, "run", "--", *argv], cwd=tree, env=cli_env(FIXTURE_MARK="m-1"),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate("from stdin", timeout=60)
+    assert proc.returncode == 0, err
+    seen = json.loads(out)
+    assert seen["pid"] == proc.pid
+    assert seen["argv"] == argv[1:]
+    assert seen["env"]["FIXTURE_MARK"] == "m-1" and seen["env"]["PATH"] == os.environ["PATH"]
+    assert seen["stdin"] == "from stdin"
+    assert seen["fds"][:3] == [0, 1, 2] and len(seen["fds"]) == 4  # the 4th is listdir's own
+    bare = subprocess.run(argv, cwd=tree, env=cli_env(FIXTURE_MARK="m-1"), input="", capture_output=True,
+                          text=True, check=True)
+    without_gate = json.loads(bare.stdout)
+    assert (seen["sig_ignored"], seen["sig_blocked"]) == (without_gate["sig_ignored"], without_gate["sig_blocked"])
+    shell = subprocess.run([*GATE, "run", "--", "sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"],
+                           cwd=tree, env=cli_env(), capture_output=True, text=True, check=True)
+    assert shell.stdout.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]  # nothing Python set survives
+    assert "starting the server" in err
+
+
+def test_failing_check_never_starts_the_server(fixture_tree):
+    tree = fixture_tree("module_not_found")
+    marker = tree / "server-started"
+    script = f"open({str(marker)!r}, 'w').close()"
+    result = run_cli(["run", "--", sys.executable, "-c", script], tree)
+    assert result.returncode == 1
+    assert not marker.exists()
+    assert result.report["ok"] is False
+    assert "the server was not started" in result.events()[-1]["message"]
+
+
+def test_server_exit_status_is_carried(fixture_tree):
+    tree = fixture_tree("server_probe")
+    result = run_cli(["run", "--", sys.executable, "-c", "raise SystemExit(7)"], tree)
+    assert result.returncode == 7
+
+
+def test_missing_command_exits_127_without_checking(fixture_tree):
+    result = run_cli(["run", "--", "no-such-server-binary"], fixture_tree("server_probe"))
+    assert result.returncode == 127
+    assert "command not found: 'no-such-server-binary'" in result.stderr
+    assert result.report is None
+
+
+def test_manifest_from_environment_then_default_file(fixture_tree, tmp_path):
+    tree = fixture_tree("server_probe")
+    (tree / "preflight.yaml").rename(tree / "gate.yaml")
+    missing = run_cli(["check"], tree)
+    assert missing.returncode == 2 and "manifest not found: preflight.yaml" in missing.stderr
+    from_env = run_cli(["check"], tree, env=cli_env(PREFLIGHT_MANIFEST=str(tree / "gate.yaml")))
+    assert from_env.returncode == 0, from_env.stderr
+
+
+def test_checks_use_the_interpreter_of_the_console_script(fixture_tree, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = tmp_path / "my-server"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nprint(sys.prefix)\n")
+    script.chmod(0o755)
+    result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
+    assert result.returncode == 0, result.stderr
+    assert result.report["interpreter"] == str(venv / "bin" / "python")
+    assert result.stdout.strip() == str(venv)
+
+
+def _wait_for_line(proc: subprocess.Popen, needle: str, deadline: float) -> str:
+    """Read the server's stderr until ``needle`` appears (an event, not a sleep)."""
+    seen = ""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never appeared; output so far:\n{seen}")
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_real_server_behind_the_gate_serves_and_stops_gracefully(fixture_tree, server):
+    tree = fixture_tree("healthy")
+    port = free_port()
+    command = {
+        "uvicorn": ["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        "gunicorn": ["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "1",
+                     "-b", f"127.0.0.1:{port}", "app.main:app"],
+    }[server]
+    ready = {"uvicorn": "Uvicorn running on", "gunicorn": "Application startup complete"}[server]
+    proc = subprocess.Popen([*GATE, "run", "--", *command], cwd=tree, env=cli_env(), text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        log = _wait_for_line(proc, ready, time.monotonic() + 60)
+        assert '"event_type": "summary", "ok": true' in log
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["status"] == "ok"
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert any(server.encode() in part for part in cmdline)  # the gate's PID is the server now
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    # uvicorn re-raises the SIGTERM it handled once shut down; gunicorn exits 0. Same as without the gate.
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "Shutting down" in rest or "Handling signal: term" in rest
+    assert "Finished server process" in rest or "Shutting down: Master" in rest
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_while_checking_kills_checks_and_exits(fixture_tree, tmp_path, signum):
+    tree = fixture_tree("timeout")
+    (tree / "preflight.yaml").write_text("version: 1\nimports:\n  - module: app.slow\n    timeout: 120\n")
+    pids = tmp_path / "pids"
+    marker = tree / "server-started"
+    proc = subprocess.Popen([*GATE, "run", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"],
+                            cwd=tree, env=cli_env(FIXTURE_PIDS=str(pids)), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (pids.exists() and pids.read_text().endswith("\n")):  # the hanging import has started
+        assert time.monotonic() < deadline and proc.poll() is None, "the check never started"
+        select.select([], [], [], 0.02)
+    started = time.monotonic()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signum
+    assert time.monotonic() - started < 10  # far inside the 120 s import timeout
+    assert "interrupted by" in err
+    assert not marker.exists()
+    for pid in map(int, pids.read_text().split()):
+        assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
