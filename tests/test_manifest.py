@@ -1,0 +1,80 @@
+"""Bad input: exit 2, a message naming the key and the YAML line, and nothing imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_cli
+
+MARKER_MODULE = "import os\nopen(os.path.join(os.path.dirname(__file__), 'IMPORTED'), 'w').close()\n"
+
+CASES = {
+    "unknown_key": ("version: 1\nimports: [marker]\ntimeuot: 5\n", "line 3: (top level): unknown key 'timeuot'"),
+    "wrong_type": ("version: 1\ntimeout: soon\nimports: [marker]\n", "line 2: timeout:"),
+    "bad_module": ("version: 1\nimports:\n  - marker\n  - \"os; import shutil\"\n",
+                   "line 4: imports.1: 'os; import shutil' is not a dotted module name"),
+    "bad_symbol": ("version: 1\nimports:\n  - module: marker\n    symbols: [\"a-b\"]\n",
+                   "line 4: imports.0.symbols.0: 'a-b' is not a dotted attribute name"),
+    "malformed": ("version: 1\nimports: [marker\n", "malformed YAML"),
+    "no_imports": ("version: 1\nimports: []\n", "line 2: imports: List should have at least 1 item"),
+    "missing_version": ("imports: [marker]\n", "line 1: (top level): missing required key 'version'"),
+    "future_version": ("version: 2\nimports: [marker]\n", "line 1: version: version must be 1"),
+    "not_a_mapping": ("- marker\n", "must be a mapping"),
+    "bad_requirement": ("version: 1\ndistributions: [\"redis>>5\"]\nimports: [marker]\n",
+                        "line 2: distributions.0: 'redis>>5' is not a PEP 508 requirement"),
+    "bad_python": ("version: 1\npython: \"three\"\nimports: [marker]\n", "line 2: python: 'three' is not a version"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_manifest_exits_2_names_the_problem_and_imports_nothing(tmp_path, case):
+    text, expected = CASES[case]
+    (tmp_path / "marker.py").write_text(MARKER_MODULE)
+    (tmp_path / "preflight.yaml").write_text(text)
+    result = run_cli(["check"], tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_bad_manifest_never_starts_the_server(tmp_path):
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [x]\nextra: 1\n")
+    marker = tmp_path / "started"
+    result = run_cli(["run", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"], tmp_path)
+    assert result.returncode == 2 and not marker.exists()
+
+
+def test_unreadable_manifest_path_is_a_usage_error(tmp_path):
+    result = run_cli(["check", str(tmp_path / "nope.yaml")], tmp_path)
+    assert result.returncode == 2 and "manifest not found" in result.stderr
+
+
+def test_module_names_reach_the_child_as_data(tmp_path):
+    """A hostile-looking but valid dotted name is imported by name, never executed as code."""
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [__import__]\n")
+    result = run_cli(["check"], tmp_path)
+    assert result.returncode == 1
+    assert result.check("__import__")["cause"] == "module_not_found"
+
+
+def test_schema_is_valid_json_schema_that_accepts_the_examples():
+    jsonschema = pytest.importorskip("jsonschema")
+    proc = subprocess.run([sys.executable, "-m", "preflight", "schema"], capture_output=True, text=True, check=True)
+    schema = json.loads(proc.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({"version": 1, "imports": ["app.main", {"module": "app.x", "symbols": ["A"], "timeout": 5}],
+                        "env": {"required": ["DATABASE_URL"]}, "static": True})
+    assert list(validator.iter_errors({"version": 1, "imports": ["a"], "bogus": 1}))
+
+
+def test_usage_errors_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "preflight", "frobnicate"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "preflight", "run"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no server command given" in proc.stderr
