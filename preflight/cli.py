@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--report", metavar="PATH", help="write the report-v1 JSON document here")
         p.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
         p.add_argument("--verbose", "-v", action="store_true", help="console view: show tracebacks")
+        p.add_argument("--mode", choices=("zygote", "fresh"), default=os.environ.get("PREFLIGHT_MODE") or "zygote",
+                       help="zygote: fork each check from an interpreter that preloaded the third-party "
+                            "dependencies (default; falls back to fresh where forking is unsafe); "
+                            "fresh: a new interpreter per check")
 
     check = sub.add_parser("check", help="run the manifest's checks and report")
     check.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
@@ -50,6 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("server", nargs=argparse.REMAINDER, help="-- CMD ARG...")
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+
+    image = sub.add_parser("image", help="run the manifest inside a container from IMAGE (Docker) and report")
+    image.add_argument("image", help="image name, tag or ID on the engine ($DOCKER_HOST or the local socket)")
+    image.add_argument("--manifest", help="a local manifest to copy in (default: the image's own)")
+    image.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
+                       help="set a variable in the container (KEY alone: take it from here)")
+    common(image)
+
+    probe = sub.add_parser("probe", help="startup/health probe: the gate's report says ok (and the port answers)")
+    probe.add_argument("--report", metavar="PATH", help=f"default: $PREFLIGHT_REPORT, then {DEFAULT_RUN_REPORT}")
+    probe.add_argument("--port", type=int, help="also require TCP on 127.0.0.1:PORT (default: $PORT; 0: no)")
+    probe.add_argument("--host", default="127.0.0.1", help="where the server listens (default: 127.0.0.1)")
+
+    serve = sub.add_parser("serve", help="run the checks and answer HTTP probes: GET /startup and /healthz")
+    serve.add_argument("--port", type=int, help="default: $PORT")
+    serve.add_argument("--host", default="0.0.0.0", help="default: 0.0.0.0 (probes come from outside)")
+    serve.add_argument("--manifest", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
+    serve.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one)")
+    common(serve)
     return parser
 
 
@@ -60,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return _schema()
         if args.command == "check":
             return _check(args)
+        if args.command in ("image", "probe", "serve"):
+            return {"image": _image, "probe": _probe, "serve": _serve}[args.command](args)
         return _run(args)
     except PreflightError as exc:
         print(f"preflight: error: {exc}", file=sys.stderr)
@@ -121,14 +146,21 @@ def _manifest_path(given: str | None) -> str:
 
 
 def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: bool):
-    from preflight import gate, log
+    from preflight import gate
     from preflight.manifest import load_manifest
-    from preflight.report import write_report
 
     manifest = load_manifest(manifest_path)
-    logger = log.make_logger(log.choose_format(args.format, sys.stderr), sys.stderr, args.verbose)
     with _signals_interrupt():
-        report = gate.check(manifest, interpreter=python)
+        report = gate.check(manifest, interpreter=python, mode=args.mode)
+    return _publish(report, args, starting)
+
+
+def _publish(report, args: argparse.Namespace, starting: bool = False):
+    """Log ``report`` (json or console) and write it to ``--report`` when asked."""
+    from preflight import log
+    from preflight.report import write_report
+
+    logger = log.make_logger(log.choose_format(args.format, sys.stderr), sys.stderr, args.verbose)
     log.log_report(logger, report, starting=starting)
     if args.report:
         try:
@@ -136,6 +168,45 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
         except OSError as exc:
             logger.warning(f"could not write the report to {args.report}: {exc.strerror}", path=args.report)
     return report
+
+
+def _image(args: argparse.Namespace) -> int:
+    from preflight import image
+
+    with _signals_interrupt():
+        report = image.check_image(args.image, manifest=args.manifest, env=image.parse_env(args.env))
+    return EXIT_OK if _publish(report, args).ok else EXIT_FAILED
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from preflight import probes
+
+    path = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
+    verdict = probes.probe(path, probes.port_from(args.port), args.host)
+    print(f"preflight probe: {'ok' if verdict.ok else 'failing'}: {verdict.message}",
+          file=sys.stdout if verdict.ok else sys.stderr)
+    return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from preflight import interpreter, probes
+    from preflight.errors import UsageError
+
+    port = probes.port_from(args.port)
+    if port is None:
+        raise UsageError("no port to serve on", tip="preflight serve --port 8081 (or set PORT)")
+    python = interpreter.validate(args.python) if args.python else sys.executable
+    manifest_path = _manifest_path(args.manifest)
+    try:
+        server = probes.StatusServer(args.host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
+    with server:
+        print(f"preflight serve: answering GET /startup and /healthz on http://{args.host}:{server.port}",
+              file=sys.stderr, flush=True)
+        server.publish(_gate(manifest_path, python, args, starting=False))
+        probes.wait_for_stop()
+    return EXIT_OK
 
 
 @contextmanager

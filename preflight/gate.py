@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Mapping
 
+from preflight import fingerprint
 from preflight import report as r
 from preflight.diagnosis import Context, diagnose_import
 from preflight.environment import check_environment
@@ -23,18 +24,22 @@ def check(
     workdir: str | None = None,
     environ: Mapping[str, str] | None = None,
     workers: int | None = None,
+    mode: str = "zygote",
 ) -> r.Report:
     """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env."""
     started = time.monotonic()
     workdir = workdir or os.getcwd()
     environ = os.environ if environ is None else environ
     runner = Runner(interpreter, workdir, env=dict(environ))
+    if mode == "zygote":
+        runner.preload = [t.module for t in manifest.imports]
     if workers:
         runner.workers = workers
-    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT])]
+    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))])]
     for index, target in enumerate(manifest.imports):
         request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout}
-        jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout))
+        jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
+                        fork_request=request))
     outcomes = runner.run(jobs)
 
     probe = outcomes[ENVIRONMENT_JOB].result
@@ -48,6 +53,9 @@ def check(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
         interpreter=interpreter,
+        environment=fingerprint.environment(probe, manifest, outcomes, checks),
+        mode=runner.mode,
+        mode_reason=runner.mode_reason,
     )
 
 

@@ -50,6 +50,7 @@ class Report:
     interpreter: str | None = None
     mode: str = "fresh"
     environment: dict[str, Any] | None = None
+    mode_reason: str | None = None  # why the checks did not run in the faster mode asked for
 
     @property
     def ok(self) -> bool:
@@ -66,6 +67,7 @@ class Report:
             "duration_ms": self.duration_ms,
             "interpreter": self.interpreter,
             "mode": self.mode,
+            **({"mode_reason": self.mode_reason} if self.mode_reason else {}),
             "counts": self.counts(),
             "checks": [c.to_json() for c in self.checks],
         }

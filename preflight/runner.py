@@ -2,6 +2,11 @@
 
 Single-threaded: children are watched through pidfds and a selector, so a SIGTERM handler that
 raises in the main thread interrupts the wait at once, and ``kill_all`` leaves nothing running.
+
+Two modes. ``fresh``: every job is a new interpreter. ``zygote``: forkable jobs (import checks) are
+forked from one interpreter that preloaded the application's third-party dependencies
+(``_child/zygote.py``); each fork still imports its module as its first application import. When
+forking is unsafe there, the runner falls back to fresh interpreters and says why (``mode_reason``).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ class Job:
     """One child interpreter to run: ``script`` from ``_child/`` with ``args``, within ``timeout``.
 
     An argument equal to ``RESULT`` or ``STACK`` is replaced by the path of that child's file.
+    ``fork_request``: the ``run_import.py`` request, when a zygote may run this job as a fork.
     """
 
     key: str
     script: str
     args: list[str]
     timeout: float | None = None
+    fork_request: dict[str, Any] | None = None
 
 
 @dataclass
@@ -62,24 +69,39 @@ class Outcome:
 @dataclass
 class _Running:
     job: Job
-    proc: subprocess.Popen
     files: dict[str, str]
     started: float
     deadline: float | None
+    proc: subprocess.Popen | None = None  # a fresh interpreter
     pidfd: int | None = None
+    forked: bool = False  # a fork of the zygote: ``pid`` once it said so, ``returncode`` when reaped
+    pid: int | None = None
+    returncode: int | None = None
     timed_out: bool = False
 
 
 @dataclass
 class Runner:
-    """Runs jobs under ``interpreter`` in ``workdir`` with ``env``, at most ``workers`` at a time."""
+    """Runs jobs under ``interpreter`` in ``workdir`` with ``env``, at most ``workers`` at a time.
+
+    ``preload``: application modules whose third-party dependencies a zygote imports once, to fork
+    the jobs that allow it; ``None`` runs everything in fresh interpreters. After ``run``, ``mode``
+    says how the forkable jobs ran and ``mode_reason`` why a zygote was not used, if it was asked for.
+    """
 
     interpreter: str
     workdir: str
     env: dict[str, str] | None = None
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    preload: list[str] | None = None
+    preload_timeout: float = 60.0
+    mode: str = "fresh"
+    mode_reason: str | None = None
+    zygote_report: dict[str, Any] | None = None
     _running: list[_Running] = field(default_factory=list)
     _scratch: tempfile.TemporaryDirectory | None = None
+    _zygote: _Zygote | None = None
+    _count: int = 0
 
     def run(self, jobs: list[Job]) -> dict[str, Outcome]:
         """Run every job; return outcomes by key. Interrupts propagate after ``kill_all``."""
@@ -88,11 +110,13 @@ class Runner:
         outcomes: dict[str, Outcome] = {}
         selector = selectors.DefaultSelector()
         try:
+            if self.preload is not None and any(j.fork_request for j in jobs):
+                self._start_zygote(selector)
             while pending or self._running:
-                while pending and len(self._running) < self.workers:
-                    self._start(pending.pop(0), selector)
-                for done in self._wait(selector):
+                self._start_pending(pending, selector)
+                for done in self._wait(selector, pending):
                     outcomes[done.job.key] = self._finish(done, selector)
+            self._stop_zygote(selector)
         except BaseException:
             self.kill_all()
             raise
@@ -102,18 +126,42 @@ class Runner:
         return outcomes
 
     def kill_all(self) -> None:
-        """SIGKILL every running child's process group and reap the children."""
+        """SIGKILL every running child's process group (forks of the zygote too) and reap them all."""
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.kill_all([r.pid for r in self._running if r.forked and r.pid])
         for running in self._running:
-            _kill_group(running.proc.pid)
-            running.proc.wait()
+            if running.proc is not None:
+                _kill_group(running.proc.pid)
+                running.proc.wait()
             if running.pidfd is not None:
                 os.close(running.pidfd)
         self._running.clear()
 
-    def _start(self, job: Job, selector: selectors.BaseSelector) -> None:
+    def _start_pending(self, pending: list[Job], selector: selectors.BaseSelector) -> None:
+        zygote = self._zygote
+        preloading = zygote is not None and not zygote.ready
+        busy = len(self._running) + (1 if preloading else 0)
+        for job in list(pending):
+            if busy >= self.workers:
+                return
+            if job.fork_request and preloading:
+                continue  # waits for the zygote
+            pending.remove(job)
+            if job.fork_request and zygote is not None:
+                self._fork(job, zygote)
+            else:
+                self._start(job, selector)
+            busy += 1
+
+    def _files(self) -> dict[str, str]:
         assert self._scratch is not None
-        base = os.path.join(self._scratch.name, f"{len(os.listdir(self._scratch.name))}")
-        files = {"result": base + ".json", "output": base + ".out", "stack": base + ".stack"}
+        self._count += 1
+        base = os.path.join(self._scratch.name, str(self._count))
+        return {"result": base + ".json", "output": base + ".out", "stack": base + ".stack"}
+
+    def _start(self, job: Job, selector: selectors.BaseSelector) -> None:
+        files = self._files()
         args = [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args]
         argv = [self.interpreter, os.path.join(CHILD_DIR, job.script), *args]
         with open(files["output"], "wb") as output:
@@ -126,43 +174,115 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed whole, grandchildren too
             )
-        started = time.monotonic()
-        deadline = started + job.timeout + KILL_GRACE_SECONDS if job.timeout else None
-        running = _Running(job, proc, files, started, deadline)
+        running = _Running(job, files, time.monotonic(), None, proc=proc)
+        running.deadline = _deadline(running.started, job.timeout)
         if hasattr(os, "pidfd_open"):
             running.pidfd = os.pidfd_open(proc.pid)
             selector.register(running.pidfd, selectors.EVENT_READ, running)
         self._running.append(running)
 
-    def _wait(self, selector: selectors.BaseSelector) -> list[_Running]:
+    def _fork(self, job: Job, zygote: _Zygote) -> None:
+        files = self._files()
+        running = _Running(job, files, time.monotonic(), None, forked=True)
+        running.deadline = _deadline(running.started, job.timeout)
+        zygote.submit(running)
+        self._running.append(running)
+
+    def _wait(self, selector: selectors.BaseSelector, pending: list[Job]) -> list[_Running]:
         """Block until a child exits or a deadline passes; return the children that are done."""
         now = time.monotonic()
         deadlines = [r.deadline for r in self._running if r.deadline is not None]
+        if self._zygote is not None and not self._zygote.ready:
+            deadlines.append(self._zygote.ready_deadline)
         timeout = max(0.0, min(deadlines) - now) if deadlines else None
         done: list[_Running] = []
         if selector.get_map():
             for key, _ in selector.select(timeout):
-                done.append(key.data)
+                if isinstance(key.data, _Zygote):
+                    done += self._zygote_events(key.data, selector, pending)
+                else:
+                    done.append(key.data)
         else:  # no pidfds on this platform: wait on the oldest child
             oldest = self._running[0]
             try:
+                assert oldest.proc is not None
                 oldest.proc.wait(timeout)
                 done.append(oldest)
             except subprocess.TimeoutExpired:
                 pass
         now = time.monotonic()
+        zygote = self._zygote
+        if zygote is not None and not zygote.ready and now >= zygote.ready_deadline:
+            self._fall_back(f"preloading did not finish within {self.preload_timeout:g}s", selector)
         for running in self._running:
-            if running not in done and running.deadline is not None and now >= running.deadline:
+            if running in done or running.deadline is None or now < running.deadline:
+                continue
+            if running.timed_out or not running.forked or zygote is None:  # the backstop: kill it here
                 running.timed_out = True
-                _kill_group(running.proc.pid)
+                _kill_group(running.pid if running.forked else running.proc.pid)  # type: ignore[union-attr]
+                if running.forked:
+                    running.returncode = -signal.SIGKILL
+                done.append(running)
+            else:  # the zygote kills and reaps it, then reports; the backstop fires after the grace
+                running.timed_out = True
+                running.deadline = now + KILL_GRACE_SECONDS
+                zygote.kill(running)
+        return done
+
+    def _zygote_events(self, zygote: _Zygote, selector: selectors.BaseSelector, pending: list[Job]) -> list[_Running]:
+        done: list[_Running] = []
+        for event in zygote.events():
+            if event is None:  # the zygote is gone
+                self._zygote_died(zygote, selector, pending)
+                break
+            if event["event"] == "ready":
+                self.zygote_report = {k: v for k, v in event.items() if k != "event"}
+                if event.get("fallback"):
+                    self._fall_back(event["fallback"], selector)
+                    break
+                zygote.ready = True
+                self.mode = "zygote"
+            elif event["event"] == "started":
+                zygote.running[event["key"]].pid = event["pid"]
+            elif event["event"] == "exited":
+                running = zygote.running.pop(event["key"])
+                running.returncode = event["returncode"]
                 done.append(running)
         return done
 
+    def _fall_back(self, reason: str, selector: selectors.BaseSelector) -> None:
+        self.mode, self.mode_reason = "fresh", reason
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close(selector)
+
+    def _zygote_died(self, zygote: _Zygote, selector: selectors.BaseSelector, pending: list[Job]) -> None:
+        status = zygote.close(selector)
+        if not zygote.ready:
+            self._fall_back(f"the zygote exited with status {status} while preloading", selector)
+            return
+        self._zygote = None
+        self.mode, self.mode_reason = "fresh", f"the zygote exited with status {status}; the rest ran fresh"
+        for running in list(zygote.running.values()):  # orphans: kill them, run their jobs again
+            if running.pid:
+                _kill_group(running.pid)
+            self._running.remove(running)
+            pending.insert(0, running.job)
+
+    def _stop_zygote(self, selector: selectors.BaseSelector) -> None:
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close(selector)
+
     def _finish(self, running: _Running, selector: selectors.BaseSelector) -> Outcome:
-        if hasattr(os, "waitid"):  # wait without reaping, so the group id cannot be reused yet
-            os.waitid(os.P_PID, running.proc.pid, os.WEXITED | os.WNOWAIT)
-        _kill_group(running.proc.pid)  # whatever the check left running
-        returncode = running.proc.wait()
+        if running.forked:  # the zygote killed what the check left running and reaped it
+            returncode = running.returncode
+        else:
+            assert running.proc is not None
+            if hasattr(os, "waitid"):  # wait without reaping, so the group id cannot be reused yet
+                os.waitid(os.P_PID, running.proc.pid, os.WEXITED | os.WNOWAIT)
+            _kill_group(running.proc.pid)  # whatever the check left running
+            returncode = running.proc.wait()
         if running.pidfd is not None:
             selector.unregister(running.pidfd)
             os.close(running.pidfd)
@@ -173,11 +293,117 @@ class Runner:
             returncode=returncode,
             result=_read_json(running.files["result"]),
             stack_dump=stack,
-            timed_out=running.timed_out or stack.lstrip().startswith("Timeout ("),  # faulthandler's deadline dump
+            timed_out=running.timed_out or (stack.startswith("Timeout (") and returncode == 1),  # faulthandler's
             duration_ms=round((time.monotonic() - running.started) * 1000, 1),
         )
         outcome.output_tail, outcome.output_bytes = _tail(running.files["output"])
         return outcome
+
+    def _start_zygote(self, selector: selectors.BaseSelector) -> None:
+        reason = _fork_unsupported()
+        if reason:
+            self.mode_reason = reason
+            return
+        assert self._scratch is not None and self.preload is not None
+        log = os.path.join(self._scratch.name, "zygote.out")
+        self._zygote = _Zygote.start(self.interpreter, self.workdir, self.env, log, selector)
+        self._zygote.ready_deadline = time.monotonic() + self.preload_timeout
+        self._zygote.send({"op": "preload", "modules": self.preload})
+
+
+class _Zygote:
+    """The parent's end of ``_child/zygote.py``: JSON lines out on one pipe, events back on another."""
+
+    def __init__(self, proc: subprocess.Popen, control: int, events: int) -> None:
+        self.proc = proc
+        self.control = control
+        self.events_fd = events
+        self.ready = False
+        self.ready_deadline = 0.0
+        self.running: dict[str, _Running] = {}
+        self._partial = b""
+
+    @classmethod
+    def start(cls, interpreter: str, workdir: str, env: dict[str, str] | None, log: str,
+              selector: selectors.BaseSelector) -> _Zygote:
+        control_r, control_w = os.pipe()
+        events_r, events_w = os.pipe()
+        try:
+            with open(log, "wb") as output:
+                proc = subprocess.Popen(
+                    [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
+                    cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    pass_fds=(control_r, events_w), start_new_session=True,
+                )
+        finally:
+            os.close(control_r)
+            os.close(events_w)
+        zygote = cls(proc, control_w, events_r)
+        selector.register(events_r, selectors.EVENT_READ, zygote)
+        return zygote
+
+    def send(self, message: dict[str, Any]) -> bool:
+        data = (json.dumps(message) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(self.control, data):]
+        except OSError:  # it is gone; its end of file is on the events pipe
+            return False
+        return True
+
+    def submit(self, running: _Running) -> None:
+        request = dict(running.job.fork_request or {})
+        self.running[running.job.key] = running
+        self.send({"op": "check", "key": running.job.key, "request": request, **running.files})
+
+    def kill(self, running: _Running) -> None:
+        self.send({"op": "kill", "key": running.job.key})
+
+    def events(self) -> list[dict[str, Any] | None]:
+        chunk = os.read(self.events_fd, 65536)
+        if not chunk:
+            return [None]
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        return [json.loads(line) for line in complete if line]
+
+    def close(self, selector: selectors.BaseSelector) -> int:
+        """Ask it to exit (it kills and reaps its forks); SIGKILL its group if it does not. Its status."""
+        if self.ready and self.send({"op": "exit"}):
+            try:
+                self.proc.wait(KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(self.proc.pid)
+        status = self.proc.wait()
+        selector.unregister(self.events_fd)
+        for fd in (self.control, self.events_fd):
+            os.close(fd)
+        return status
+
+    def kill_all(self, forks: list[int]) -> None:
+        """On an interrupt: it kills its forks; anything it could not reach is killed from here."""
+        if self.ready and self.send({"op": "exit"}):
+            try:
+                self.proc.wait(KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(self.proc.pid)
+        for pid in forks:
+            _kill_group(pid)
+        self.proc.wait()
+        for fd in (self.control, self.events_fd):
+            os.close(fd)
+
+
+def _fork_unsupported() -> str | None:
+    """Why this platform cannot run a zygote, or ``None``."""
+    if not hasattr(os, "fork") or not hasattr(os, "pidfd_open"):
+        return "this platform has no fork() with pidfds; every check ran in a fresh interpreter"
+    return None
+
+
+def _deadline(started: float, timeout: float | None) -> float | None:
+    return started + timeout + KILL_GRACE_SECONDS if timeout else None
 
 
 def _kill_group(pid: int) -> None:
