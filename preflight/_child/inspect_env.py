@@ -2,20 +2,26 @@
 
 Protocol (started by path, standard library only, never imports preflight):
 
-    python inspect_env.py RESULT_PATH
+    python inspect_env.py RESULT_PATH [TOPS_JSON]
 
+TOPS_JSON: the top-level names of the manifest's imports, e.g. ["app"] (data, never code).
 The result: {"implementation", "version": [major, minor, micro], "version_string", "executable",
-"prefix", "base_prefix", "platform", "cwd", "uid", "gid", "sys_path": [...],
-"distributions": {normalized_name: version}}.
+"prefix", "base_prefix", "venv", "platform", "machine", "cwd", "uid", "gid", "sys_path": [...],
+"sys_path_entries": [{"path", "exists", "readable"}], "pythonpath": str|None, "env_names": [...],
+"library_dirs": [...], "distributions": {normalized_name: version}, "app": {"roots", "packages"}}.
+Environment variables are reported by name only: their values never leave this process, except
+``PYTHONPATH``, which is a list of directories and decides what imports.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import sys
 import sysconfig
+import zlib
 
 from run_import import write_result  # this script's directory, still sys.path[0]
 
@@ -53,7 +59,140 @@ def _library_dirs() -> list[str]:
     return sorted(dirs)
 
 
-def describe() -> dict:
+# Bounds of the application-tree digest: the gate pays for it on every start.
+MAX_FILES = 4000            # per run, over all packages; past it, digests are marked truncated
+MAX_HASHED_BYTES = 32 << 20  # per run; past it, files are digested by size only
+MAX_FILE_BYTES = 4 << 20    # a bigger file is digested by size only
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+def _entries(path: list[str]) -> list[dict]:
+    """Each ``sys.path`` entry: does it exist, can this user read it (list a directory, open a zip)."""
+    entries = []
+    for entry in path:
+        real = entry or os.getcwd()
+        exists = os.path.exists(real)
+        flags = os.R_OK | (os.X_OK if os.path.isdir(real) else 0)
+        entries.append({"path": entry, "exists": exists, "readable": exists and os.access(real, flags)})
+    return entries
+
+
+def _is_library(entry: str, library: list[str]) -> bool:
+    real = os.path.realpath(entry)
+    base = os.path.basename(real)
+    if base in ("site-packages", "dist-packages") or base.startswith("lib-dynload"):
+        return True
+    return any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in library)
+
+
+def app_roots(path: list[str], library: list[str]) -> list[str]:
+    """The ``sys.path`` directories that hold application code: not the stdlib, not installed packages."""
+    roots = []
+    real_library = [os.path.realpath(d) for d in library]
+    for entry in path:
+        entry = entry or os.getcwd()
+        if os.path.isdir(entry) and not _is_library(entry, real_library) and entry not in roots:
+            roots.append(entry)
+    return roots
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.files = MAX_FILES
+        self.hashed = MAX_HASHED_BYTES
+
+
+def _walk(directory: str, rel: str, budget: _Budget, out: dict) -> bool:
+    """Add {relative path: short digest} for the package files below ``directory``; False if cut short."""
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        out[rel + "/"] = "unreadable"
+        return True
+    complete = True
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name == "__pycache__" or name.endswith(SKIPPED_SUFFIXES):
+            continue
+        child = rel + "/" + name
+        try:
+            if entry.is_dir():
+                if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue
+                complete = _walk(entry.path, child, budget, out) and complete
+            elif entry.is_file():
+                if budget.files <= 0:
+                    return False
+                budget.files -= 1
+                out[child] = _file_digest(entry.path, entry.stat().st_size, budget)
+        except OSError:
+            out[child] = "unreadable"
+    return complete
+
+
+def _file_digest(path: str, size: int, budget: _Budget) -> str:
+    """CRC-32 of the contents (detects changes, not tampering: the import costs nothing), or ``size:N`` when the file is too big to hash within the budget."""
+    if size > MAX_FILE_BYTES or size > budget.hashed:
+        return f"size:{size}"
+    budget.hashed -= size
+    try:
+        with open(path, "rb") as handle:
+            return f"{zlib.crc32(handle.read()):08x}"
+    except OSError:
+        return "unreadable"
+
+
+def _package(root: str, name: str, budget: _Budget) -> dict:
+    files: dict[str, str] = {}
+    path = os.path.join(root, name)
+    if os.path.isdir(path):
+        complete = _walk(path, name, budget, files)
+        kind = "package" if os.path.exists(os.path.join(path, "__init__.py")) else "namespace"
+    else:
+        budget.files -= 1
+        try:
+            files[name] = _file_digest(path, os.stat(path).st_size, budget)
+        except OSError:
+            files[name] = "unreadable"
+        complete, kind = True, "module"
+    listing = "".join(f"{rel}\0{files[rel]}\n" for rel in sorted(files))
+    digest = f"crc32:{zlib.crc32(listing.encode('utf-8', 'surrogateescape')):08x}"
+    package = {"root": root, "kind": kind, "count": len(files), "digest": digest, "files": files}
+    if not complete:
+        package["truncated"] = True
+    return package
+
+
+def app_tree(roots: list[str], tops: list[str]) -> dict:
+    """A digest per top-level application package (the first on ``sys.path`` wins, as for imports).
+
+    A package is a directory with ``__init__.py``, or any top-level name the manifest imports
+    (namespace packages, plain modules). Hidden entries, ``__pycache__``, bytecode and nested
+    virtual environments are left out; every other file counts (package data too).
+    """
+    budget = _Budget()
+    packages: dict[str, dict] = {}
+    for root in roots:
+        try:
+            names = sorted(os.listdir(root))
+        except OSError:
+            continue
+        for name in names:
+            if name in packages or name.startswith(".") or name == "__pycache__":
+                continue
+            path = os.path.join(root, name)
+            stem, suffix = os.path.splitext(name)
+            if suffix == ".py" and stem in tops and stem not in packages and os.path.isfile(path):
+                packages[stem] = _package(root, name, budget)
+            elif "." not in name and (name in tops or os.path.isfile(os.path.join(path, "__init__.py"))):
+                if os.path.isdir(path) and not os.path.exists(os.path.join(path, "pyvenv.cfg")):
+                    packages[name] = _package(root, name, budget)
+    return {"roots": roots, "packages": packages}
+
+
+def describe(tops: list[str] = ()) -> dict:
+    library = _library_dirs()
     return {
         "implementation": sys.implementation.name,
         "version": list(sys.version_info[:3]),
@@ -61,15 +200,21 @@ def describe() -> dict:
         "executable": sys.executable,
         "prefix": sys.prefix,
         "base_prefix": sys.base_prefix,
+        "venv": sys.prefix != sys.base_prefix,
         "platform": sys.platform,
+        "machine": platform.machine(),
         "cwd": os.getcwd(),
         "uid": os.getuid() if hasattr(os, "getuid") else None,
         "gid": os.getgid() if hasattr(os, "getgid") else None,
         "sys_path": list(sys.path),
-        "library_dirs": _library_dirs(),
+        "sys_path_entries": _entries(sys.path),
+        "pythonpath": os.environ.get("PYTHONPATH"),
+        "env_names": sorted(os.environ),
+        "library_dirs": library,
         "distributions": installed_distributions(sys.path),
+        "app": app_tree(app_roots(sys.path, library), list(tops)),
     }
 
 
 if __name__ == "__main__":
-    write_result(sys.argv[1], describe())
+    write_result(sys.argv[1], describe(json.loads(sys.argv[2]) if len(sys.argv) > 2 else []))
