@@ -49,9 +49,12 @@ class Context:
         """True for the application's own code: not the stdlib, not site-packages, not preflight."""
         if not path or path.startswith("<") or not os.path.isabs(path):
             return False
-        if path.startswith(CHILD_DIR) or "/site-packages/" in path or "/dist-packages/" in path:
+        if path.startswith(CHILD_DIR):
             return False
-        return not any(path.startswith(p.rstrip("/") + "/") for p in self.prefixes)
+        if "/site-packages/" in path or "/dist-packages/" in path:  # the app itself may be pip-installed
+            installed = path.split("-packages/", 1)[1]
+            return installed.split("/", 1)[0].removesuffix(".py") in self.app_tops
+        return not any(path.startswith(p.rstrip("/") + "/") for p in self.prefixes if "-packages" not in p)
 
     def search_roots(self) -> list[str]:
         roots = [self.workdir, self.manifest_dir]
@@ -261,8 +264,8 @@ def _shadowed(check: r.Check, module: str, name: str | None, facts: dict[str, An
         loaded = locations[0]
     hidden = [p for p in locations if loaded and os.path.realpath(p) != os.path.realpath(loaded)]
     stdlib = state.get("stdlib") and ctx.is_app_file(loaded) and "." not in module
-    if not loaded or not (hidden or stdlib):
-        return False
+    if not loaded or not (hidden or stdlib) or os.path.isdir(loaded):
+        return False  # a namespace package spans several directories by design
     check.cause = "shadowed"
     check.file = loaded
     check.line = None
@@ -321,7 +324,7 @@ def _name_error(check: r.Check, facts: dict[str, Any]) -> None:
 def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: Context) -> None:
     missing = facts.get("name") or target.module
     importer = _innermost_app_frame(facts["frames"], ctx)
-    where = f"{importer['file']}:{importer['line']}" if importer else f"the manifest ({target.module})"
+    where = f"{importer['file']}:{importer['line']}" if importer else f"the manifest's imports ({target.module})"
     check.details.update(missing=missing, imported_from=where)
     states = facts.get("modules", {})
     parent = ".".join(missing.split(".")[:-1])
