@@ -275,16 +275,22 @@ def _shadowed(check: r.Check, module: str, name: str | None, facts: dict[str, An
     what = f"the standard library's {module}" if stdlib and not hidden else " and ".join(hidden)
     check.message = (f"{module} resolved to {loaded}, which hides {what}"
                      + (f"; {name!r} is missing from the one Python loaded" if name else ""))
-    if defines and any(defines.values()):
-        has = next(h for h, ok in defines.items() if ok)
-        fix = (f"{has} defines {name!r} but is never loaded: re-export it from {loaded} "
-               f"(`from .{os.path.splitext(os.path.basename(has))[0]} import {name}` does not work for a "
-               f"hidden twin; move its code into {loaded} or rename one of them)")
-    elif stdlib or (hidden and not ctx.is_app_file(hidden[0])):
-        fix = f"rename {loaded} (and its imports) so it no longer takes the name {module!r}"
+    importer = _innermost_app_frame(facts.get("frames") or [], ctx)
+    if importer:
+        check.details["imported_at"] = f"{importer['file']}:{importer['line']}"
+    has = next((h for h, ok in defines.items() if ok), None)
+    if stdlib or (hidden and not ctx.is_app_file(hidden[0])):
+        fix = f"rename {loaded} (and the imports of it) so it no longer takes the name {module!r}"
+    elif has and loaded.endswith("__init__.py"):
+        fix = (f"{has} defines {name!r} but Python never loads it: move its code into the package "
+               f"(e.g. {os.path.join(os.path.dirname(loaded), 'base.py')}), re-export {name!r} from {loaded}, "
+               f"then delete {has}")
+    elif has:
+        fix = (f"{has} defines {name!r} but {loaded} comes first: remove or rename {loaded}, or put "
+               f"{os.path.dirname(has)} earlier on PYTHONPATH")
     else:
         fix = f"keep one of them: delete or rename the other so {module!r} means one file"
-    check.hint = f"{why}. {fix}"
+    check.hint = f"{why[0].upper()}{why[1:]}. {fix[0].upper()}{fix[1:]}"
     return True
 
 
