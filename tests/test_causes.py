@@ -96,7 +96,7 @@ def test_stray_file_shadowing_the_stdlib(fixture_tree):
     assert check["details"]["loaded"] == str(tree / "secrets.py")
     assert check["details"]["stdlib"] is True
     assert check["details"]["hidden"] and check["details"]["hidden"][0].endswith("secrets.py")
-    assert "rename" in check["hint"]
+    assert "Rename " in check["hint"]
 
 
 def test_symbol_missing_suggests_close_names(fixture_tree):
