@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="set a variable in the container (KEY alone: take it from here)")
     common(image)
 
+    diff = sub.add_parser("diff", help="what differs between two places, most relevant first")
+    diff.add_argument("a", help="a report-v1 file, `local` (run the manifest here) or `image:NAME`")
+    diff.add_argument("b", help="the same kinds as A")
+    diff.add_argument("--manifest", help="for `local` (default: $PREFLIGHT_MANIFEST, then ./preflight.yaml) "
+                                         "and copied into `image:` containers (default: the image's own)")
+    diff.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL",
+                      help="set a variable in `image:` containers")
+    diff.add_argument("--format", choices=("console", "json"), default="console", help="default: console")
+
     probe = sub.add_parser("probe", help="startup/health probe: the gate's report says ok (and the port answers)")
     probe.add_argument("--report", metavar="PATH", help=f"default: $PREFLIGHT_REPORT, then {DEFAULT_RUN_REPORT}")
     probe.add_argument("--port", type=int, help="also require TCP on 127.0.0.1:PORT (default: $PORT; 0: no)")
@@ -83,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return _schema()
         if args.command == "check":
             return _check(args)
+        if args.command == "diff":
+            return _diff(args)
         if args.command in ("image", "probe", "serve"):
             return {"image": _image, "probe": _probe, "serve": _serve}[args.command](args)
         return _run(args)
@@ -176,6 +187,18 @@ def _image(args: argparse.Namespace) -> int:
     with _signals_interrupt():
         report = image.check_image(args.image, manifest=args.manifest, env=image.parse_env(args.env))
     return EXIT_OK if _publish(report, args).ok else EXIT_FAILED
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from preflight import diff
+
+    live = diff.LOCAL in (args.a, args.b)
+    manifest = _manifest_path(args.manifest) if live or args.manifest else None
+    with _signals_interrupt():
+        sides = [diff.load(source, manifest, args.manifest, args.env) for source in (args.a, args.b)]
+    result = diff.compare(*sides)
+    print((diff.render_json if args.format == "json" else diff.render_console)(result), end="")
+    return EXIT_FAILED if result.matters else EXIT_OK
 
 
 def _probe(args: argparse.Namespace) -> int:

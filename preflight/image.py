@@ -287,6 +287,7 @@ def _run(container: Any, docker: Any, config: ImageConfig, checks: list[r.Check]
         duration_ms=data.get("duration_ms", 0.0),
         interpreter=data.get("interpreter"),
         mode=data.get("mode", "fresh"),
+        environment=data.get("environment"),
     )
 
 
