@@ -37,6 +37,7 @@ class Side:
     source: str
     label: str
     report: dict[str, Any]
+    key: str = "a"  # "a" or "b": how machine-readable facts name this side
 
     @property
     def env(self) -> dict[str, Any]:
@@ -85,7 +86,7 @@ class Explained:
     reasons: list[Finding]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.target, "passes": self.good.source, "fails": self.bad.source,
+        return {"kind": self.kind, "target": self.target, "passes": self.good.key, "fails": self.bad.key,
                 "status": self.check.get("status"), "cause": self.check.get("cause"),
                 "message": self.check.get("message"), "reasons": [f.to_json() for f in self.reasons]}
 
@@ -166,6 +167,7 @@ def load(source: str, manifest: str | None = None, image_manifest: str | None = 
 # -- comparing -------------------------------------------------------------------------------------
 
 def compare(a: Side, b: Side) -> Diff:
+    a.key, b.key = "a", "b"
     explained = []
     changed_checks: list[Finding] = []
     notes: list[Finding] = []  # outcomes that differ with no failure: skipped, warned, checked on one side only
@@ -217,12 +219,15 @@ def explain(kind: str, target: str, check: dict[str, Any], good: Side, bad: Side
     placed: list[Finding] = []
     if kind in ("import", "symbol"):
         module = details.get("missing") or target.split(":")[0]
-        importer = bad.rel(details.get("imported_from"))
+        importer = details.get("imported_from")
+        importer = bad.rel(importer) if importer and os.path.isabs(importer) else None
         if check.get("cause") == "distribution_missing" or details.get("install"):
             reasons += _distribution(details.get("install") or module.split(".")[0], good, bad, importer)
-        reasons += _code_presence(module, good, bad, importer)
         placed = _holding_entry(module.split(".")[0], check, good, bad)
-        reasons += placed
+        if check.get("cause") == "not_on_sys_path":  # the code is there, in the wrong place
+            reasons += placed
+        else:
+            reasons += _code_presence(module, good, bad, importer) + placed
         reasons += _changed_files(module, check, good, bad)
         reasons += _env_named_in(check, good, bad)
     elif kind == "env":
@@ -264,13 +269,13 @@ def _code_presence(module: str, good: Side, bad: Side, importer: str | None) -> 
     needs = f"; {importer} needs it" if importer else ""
     if bad_files is None:
         return [Finding("code", f"{parts[0]}/ exists {good.label} and not {bad.label}{needs}",
-                        {"path": parts[0] + "/", "present": good.source, "absent": bad.source, "needed_by": importer})]
+                        {"path": parts[0] + "/", "present": good.key, "absent": bad.key, "needed_by": importer})]
     for depth in range(1, len(parts) + 1):
         rel = "/".join(parts[:depth])
         if _has(good_files, rel) and not _has(bad_files, rel):
             shown = rel + "/" if any(n.startswith(rel + "/") for n in good_files) else rel + ".py"
             return [Finding("code", f"{shown} exists {good.label} and not {bad.label}{needs}",
-                            {"path": shown, "present": good.source, "absent": bad.source, "needed_by": importer})]
+                            {"path": shown, "present": good.key, "absent": bad.key, "needed_by": importer})]
     return []
 
 
@@ -287,8 +292,8 @@ def _holding_entry(top: str, check: dict[str, Any], good: Side, bad: Side) -> li
     found = details.get("root")
     also = f" ({top} is at {details.get('found_at')} {bad.label})" if found else ""
     return [Finding("sys_path", f"{root} holds {top} and is on sys.path {good.label} ({how}), "
-                                f"not {bad.label}{also}", {"entry": root, "package": top, "on": good.source,
-                                                           "off": bad.source, "via": how})]
+                                f"not {bad.label}{also}", {"entry": root, "package": top, "on": good.key,
+                                                           "off": bad.key, "via": how})]
 
 
 def _how_on_path(entry: str, side: Side) -> str:
@@ -315,7 +320,7 @@ def _changed_files(module: str, check: dict[str, Any], good: Side, bad: Side) ->
                                 {"path": name, "change": "changed"}))
     for name in sorted(only_bad, key=lambda n: n != failing):
         findings.append(Finding("code", f"{name} exists {bad.label} and not {good.label}",
-                                {"path": name, "present": bad.source, "absent": good.source}))
+                                {"path": name, "present": bad.key, "absent": good.key}))
     return findings
 
 
@@ -333,7 +338,7 @@ def _env_names(names: list[str], good: Side, bad: Side) -> list[Finding]:
         in_good, in_bad = name in (good.env.get("env_names") or []), name in (bad.env.get("env_names") or [])
         if in_good and not in_bad:
             findings.append(Finding("env", f"{name} is set {good.label} and not {bad.label}",
-                                    {"name": name, "set": good.source, "unset": bad.source}))
+                                    {"name": name, "set": good.key, "unset": bad.key}))
         elif in_good and in_bad:
             findings.append(Finding("env", f"{name} is set on both sides; {bad.label} it is empty or invalid",
                                     {"name": name}))
@@ -356,15 +361,15 @@ def _distribution(name: str, good: Side, bad: Side, importer: str | None) -> lis
         message = f"{name} {lack} is installed {bad.label} only"
     else:
         return []
-    return [Finding("distribution", message, {"name": key, good.source: have, bad.source: lack})]
+    return [Finding("distribution", message, {"name": key, good.key: have, bad.key: lack})]
 
 
 def _path_entry(entry: str, good: Side, bad: Side) -> list[Finding]:
     states = {}
     for side in (good, bad):
         match = [e for e in side.env.get("sys_path") or [] if e.get("path") == entry]
-        states[side.source] = match[0] if match else None
-    g, b = states[good.source], states[bad.source]
+        states[side.key] = match[0] if match else None
+    g, b = states[good.key], states[bad.key]
     if g and not b:
         return [Finding("sys_path", f"{entry} is on sys.path {good.label} and not {bad.label}", {"entry": entry})]
     if g and b and (g.get("exists"), g.get("readable")) != (b.get("exists"), b.get("readable")):
@@ -378,7 +383,7 @@ def _cwd(good: Side, bad: Side) -> list[Finding]:
     if cg == cb or not (cg and cb):
         return []
     return [Finding("cwd", f"the working directory is {cg} {good.label} and {cb} {bad.label}",
-                    {good.source: cg, bad.source: cb})]
+                    {good.key: cg, bad.key: cb})]
 
 
 def _pythonpath(good: Side, bad: Side) -> list[Finding]:
@@ -387,7 +392,7 @@ def _pythonpath(good: Side, bad: Side) -> list[Finding]:
         return []
     show = lambda p: os.pathsep.join(p) if p else "unset"  # noqa: E731
     return [Finding("pythonpath", f"PYTHONPATH is {show(pg)} {good.label} and {show(pb)} {bad.label}",
-                    {good.source: pg, bad.source: pb})]
+                    {good.key: pg, bad.key: pb})]
 
 
 def _python(good: Side, bad: Side) -> list[Finding]:
@@ -396,7 +401,7 @@ def _python(good: Side, bad: Side) -> list[Finding]:
                                                                               pb.get("executable")):
         return []
     return [Finding("python", f"another Python: {_py(pg)} {good.label}, {_py(pb)} {bad.label}",
-                    {good.source: pg, bad.source: pb})]
+                    {good.key: pg, bad.key: pb})]
 
 
 def _py(p: dict[str, Any]) -> str:
@@ -409,7 +414,7 @@ def _user(good: Side, bad: Side) -> list[Finding]:
     if ug == ub:
         return []
     return [Finding("user", f"the checks ran as uid {ug} {good.label} and uid {ub} {bad.label}",
-                    {good.source: ug, bad.source: ub})]
+                    {good.key: ug, bad.key: ub})]
 
 
 def _code(a: Side, b: Side) -> tuple[bool | None, list[Finding]]:
@@ -421,8 +426,8 @@ def _code(a: Side, b: Side) -> tuple[bool | None, list[Finding]]:
     for name in sorted(pa.keys() | pb.keys()):
         if name not in pb or name not in pa:
             side, other = (a, b) if name in pa else (b, a)
-            findings.append(Finding("code", f"package {name} exists {side.label} and not {other.label}",
-                                    {"package": name, "present": side.source}))
+            findings.append(Finding("code", f"package {name} is on sys.path {side.label} and not {other.label}",
+                                    {"package": name, "present": side.key}))
             continue
         if pa[name]["digest"] == pb[name]["digest"]:
             continue
@@ -473,7 +478,7 @@ def _only(what: str, items_a: list[str], items_b: list[str], a: Side, b: Side) -
         if items:
             shown = ", ".join(items[:_SHOW]) + (f", ... ({len(items) - _SHOW} more)" if len(items) > _SHOW else "")
             findings.append(Finding(what, f"{len(items)} {what}{'s' if len(items) > 1 else ''} only {side.label}: "
-                                          f"{shown}", {"side": side.source, "items": items}))
+                                          f"{shown}", {"side": side.key, "items": items}))
     return findings
 
 
