@@ -55,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
 
+    scan = sub.add_parser("scan", help="static checks only: undefined names, unresolved imports, cycles, twins")
+    scan.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
+    scan.add_argument("--python", metavar="PATH", help="resolve imports as this interpreter would")
+    scan.add_argument("--baseline", metavar="FILE", help="silence the findings FILE knows; fail only on new ones")
+    scan.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE, exit 0")
+    scan.add_argument("--report", metavar="PATH", help="write the report-v1 JSON document here")
+    scan.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
+    scan.add_argument("--verbose", "-v", action="store_true", help="console view: every finding, ungrouped")
+
+    init = sub.add_parser("init", help="import an entry point and write the manifest it needs")
+    init.add_argument("entry", help="module:attribute, like app.main:app (the attribute is optional)")
+    init.add_argument("--out", default=DEFAULT_MANIFEST, help=f"default: ./{DEFAULT_MANIFEST}")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument("--python", metavar="PATH", help="import with this interpreter (default: this one)")
+
     image = sub.add_parser("image", help="run the manifest inside a container from IMAGE (Docker) and report")
     image.add_argument("image", help="image name, tag or ID on the engine ($DOCKER_HOST or the local socket)")
     image.add_argument("--manifest", help="a local manifest to copy in (default: the image's own)")
@@ -94,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "diff":
             return _diff(args)
+        if args.command in ("scan", "init"):
+            return {"scan": _scan, "init": _init}[args.command](args)
         if args.command in ("image", "probe", "serve"):
             return {"image": _image, "probe": _probe, "serve": _serve}[args.command](args)
         return _run(args)
@@ -171,14 +188,49 @@ def _publish(report, args: argparse.Namespace, starting: bool = False):
     from preflight import log
     from preflight.report import write_report
 
-    logger = log.make_logger(log.choose_format(args.format, sys.stderr), sys.stderr, args.verbose)
-    log.log_report(logger, report, starting=starting)
+    fmt = log.choose_format(args.format, sys.stderr)
+    logger = log.make_logger(fmt, sys.stderr, args.verbose)
+    shown = report
+    if fmt == "console" and not args.verbose and any(c.kind == "static" for c in report.checks):
+        from preflight.static.render import console_view
+
+        shown = console_view(report, os.getcwd())
+    log.log_report(logger, shown, starting=starting)
     if args.report:
         try:
             write_report(report, args.report)
         except OSError as exc:
             logger.warning(f"could not write the report to {args.report}: {exc.strerror}", path=args.report)
     return report
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from preflight import interpreter, static
+    from preflight.manifest import load_manifest
+
+    python = interpreter.validate(args.python) if args.python else sys.executable
+    manifest = load_manifest(_manifest_path(args.manifest))
+    with _signals_interrupt():
+        report = static.scan(manifest, python, os.getcwd(), baseline=args.baseline)
+    if args.write_baseline:
+        from preflight.static.baseline import write
+
+        count = write(report.checks, args.write_baseline)
+        print(f"preflight: {count} findings written to {args.write_baseline}", file=sys.stderr)
+        return EXIT_OK
+    _publish(report, args)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _init(args: argparse.Namespace) -> int:
+    from preflight import generate, interpreter
+
+    python = interpreter.validate(args.python) if args.python else sys.executable
+    with _signals_interrupt():
+        result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
+    for line in result.notes:
+        print(f"preflight: {line}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _image(args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ def check(
     ctx = _context(manifest, probe, workdir)
     for index, target in enumerate(manifest.imports):
         checks += diagnose_import(target, outcomes[f"import:{index}"], ctx)
+    if manifest.static:
+        from preflight import static
+
+        checks += static.run(manifest, probe, workdir).checks
     return r.Report(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -57,6 +61,15 @@ def check(
         mode=runner.mode,
         mode_reason=runner.mode_reason,
     )
+
+
+def probe_environment(manifest: Manifest, interpreter: str = sys.executable, workdir: str | None = None,
+                      environ: Mapping[str, str] | None = None) -> dict | None:
+    """Only the environment probe (what ``scan`` needs from the checked interpreter), or None."""
+    environ = os.environ if environ is None else environ
+    runner = Runner(interpreter, workdir or os.getcwd(), env=dict(environ))
+    job = Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))])
+    return runner.run([job])[ENVIRONMENT_JOB].result
 
 
 def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:

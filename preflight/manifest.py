@@ -89,6 +89,7 @@ class StaticSection(_Strict):
     unresolved_imports: Severity = "fail"
     import_cycles: Severity = "warn"
     twins: Severity = "warn"
+    baseline: str | None = None  # known findings to silence (preflight scan --write-baseline FILE)
 
 
 def _short_import(value: Any) -> Any:
@@ -99,7 +100,7 @@ def _static(value: Any) -> Any:
     if value is True:
         return {}
     if value is False:
-        return {k: "off" for k in StaticSection.model_fields}
+        return {k: "off" for k, f in StaticSection.model_fields.items() if f.default is not None}
     return value
 
 
@@ -165,7 +166,9 @@ def _to_spec(model: ManifestModel, path: str) -> spec.Manifest:
     def absolute(p: str) -> str:
         return os.path.normpath(os.path.join(base, os.path.expanduser(p)))
 
-    static = model.static.model_dump() if model.static is not None else {}
+    static = model.static.model_dump(exclude_none=True) if model.static is not None else {}
+    if static.get("baseline"):
+        static["baseline"] = absolute(static["baseline"])
     return spec.Manifest(
         path=os.path.abspath(path),
         imports=tuple(

@@ -1,0 +1,132 @@
+"""Undefined names: ruff (F821, TC004) as a subprocess, pyflakes in-process where ruff is missing.
+
+Each raw finding is then placed by ``contexts.classify``: code that runs, an annotation Python
+never evaluates, or an annotation a framework evaluates. Only file lists go to ruff, never manifest
+values; ``--isolated --no-cache`` keeps the user's config out and leaves no ``.ruff_cache`` behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from functools import lru_cache
+from typing import Any
+
+from preflight.static import contexts
+
+RULES = "F821,TC004"
+_CHUNK = 1000
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_QUOTED = re.compile(r"`([^`]+)`")
+
+
+@lru_cache(maxsize=1)
+def choose() -> tuple[str, str | None]:
+    """(analyser id with version, ruff binary or None); ``PREFLIGHT_STATIC_ANALYSER`` forces one."""
+    wanted = os.environ.get("PREFLIGHT_STATIC_ANALYSER", "")
+    if wanted in ("", "ruff"):
+        binary = _ruff_binary()
+        if binary:
+            version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()
+            return f"ruff {version[-1] if version else '?'}", binary
+    try:
+        import pyflakes
+    except ImportError:
+        return "none", None
+    return f"pyflakes {pyflakes.__version__}", None
+
+
+def _ruff_binary() -> str | None:
+    try:
+        from ruff.__main__ import find_ruff_bin
+    except ImportError:
+        find_ruff_bin = None
+    if find_ruff_bin is not None:
+        try:
+            return os.fsdecode(find_ruff_bin())
+        except FileNotFoundError:
+            pass
+    import shutil
+
+    return shutil.which("ruff")
+
+
+def analyse(paths: list[str], sources: dict[str, bytes], python: tuple[int, int]) -> dict[str, list[dict[str, Any]]]:
+    """Findings per path: {"name", "line", "col", "code", "context", "function", "bound_line"}."""
+    analyser, binary = choose()
+    raw: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
+    if binary:
+        for start in range(0, len(paths), _CHUNK):
+            for item in _ruff(binary, paths[start : start + _CHUNK], python):
+                path = item["filename"]
+                if path in raw:
+                    raw[path].append(item)
+    elif analyser.startswith("pyflakes"):
+        for path in paths:
+            raw[path] = _pyflakes(path, sources[path])
+    return {
+        path: contexts.classify(sources[path], path, items, python) if items else []
+        for path, items in raw.items()
+    }
+
+
+def _ruff(binary: str, paths: list[str], python: tuple[int, int]) -> list[dict[str, Any]]:
+    target = f"py{python[0]}{python[1]}"
+    argv = [binary, "check", "--isolated", "--no-cache", "--exit-zero", "--output-format", "json",
+            "--select", RULES, "--target-version", target, "--", *paths]
+    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode == 2 and "target-version" in done.stderr:  # interpreter newer than this ruff knows
+        argv[argv.index("--target-version") : argv.index("--target-version") + 2] = []
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"ruff failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    found = []
+    for item in json.loads(done.stdout or "[]"):
+        if item.get("code") not in ("F821", "TC004"):
+            continue
+        names = _QUOTED.findall(item.get("message", ""))
+        found.append({
+            "code": item["code"], "line": item["location"]["row"], "col": item["location"]["column"],
+            "name": names[0] if names else "?", "filename": os.path.abspath(item["filename"]),
+        })
+    return found
+
+
+def _pyflakes(path: str, source: bytes) -> list[dict[str, Any]]:
+    """pyflakes' undefined names and our own TYPE_CHECKING-only check, minus ``# noqa`` lines."""
+    import ast
+
+    from pyflakes import checker, messages
+
+    try:
+        tree = ast.parse(source, path)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    found = []
+    for message in checker.Checker(tree, filename=path).messages:
+        if isinstance(message, messages.UndefinedName) and not _noqa(lines, message.lineno, "F821"):
+            found.append({"code": "F821", "line": message.lineno, "col": message.col + 1,
+                          "name": message.message_args[0]})
+    for name, line in contexts.type_checking_only(tree):
+        if not _noqa(lines, line, "TC004"):
+            found.append({"code": "TC004", "line": line, "col": 1, "name": name, "verify": True})
+    return found
+
+
+def _noqa(lines: list[str], line: int, code: str) -> bool:
+    if not 0 < line <= len(lines):
+        return False
+    match = _NOQA.search(lines[line - 1])
+    if not match:
+        return False
+    codes = match.group("codes")
+    return codes is None or code in re.split(r"[,\s]+", codes.upper())
+
+
+def python_version(probe: dict | None) -> tuple[int, int]:
+    version = (probe or {}).get("version") or sys.version_info[:2]
+    return int(version[0]), int(version[1])

@@ -1,0 +1,184 @@
+"""What one source file says about imports, read from its syntax tree: plain JSON-able data, cached.
+
+For each import: the module as written (``level`` for relative ones), the names taken, the line,
+whether it runs at import time (module or class body) or later (inside a function), whether a
+``try``/``except ImportError`` or a version/platform test guards it, whether it sits under
+``if TYPE_CHECKING:``. Also the line where each top-level name is first bound.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+_GUARD_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_ENV_TESTS = {"version_info", "platform", "name", "implementation", "PY2", "PY3", "PY37", "PY38", "PY39"}
+_DYNAMIC = {"import_module", "__import__"}
+
+
+def file_facts(source: bytes, path: str) -> dict[str, Any]:
+    """Import records and top-level bindings of ``source``; ``syntax_error`` when it does not parse."""
+    try:
+        tree = ast.parse(source, path)
+    except (SyntaxError, ValueError) as exc:
+        return {"imports": [], "defs": {}, "syntax_error": {"line": getattr(exc, "lineno", None) or 1,
+                                                             "message": getattr(exc, "msg", str(exc))}}
+    collector = _Collector()
+    collector.visit(tree)
+    return {"imports": collector.imports, "defs": _top_level_defs(tree.body), "syntax_error": None}
+
+
+class _Collector(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.imports: list[dict[str, Any]] = []
+        self.scope = "module"
+        self.function: str | None = None
+        self.guarded = 0
+        self.type_checking = 0
+
+    def _add(self, node: ast.AST, module: str, names: list[str], level: int, kind: str, bound: list[str]) -> None:
+        self.imports.append({
+            "module": module, "names": names, "bound": bound, "level": level, "line": node.lineno, "kind": kind,
+            "scope": self.scope, "function": self.function, "guarded": self.guarded > 0,
+            "type_checking": self.type_checking > 0,
+        })
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(node, alias.name, [], 0, "import", [alias.asname or alias.name.split(".")[0]])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        names = [a.name for a in node.names]
+        self._add(node, node.module or "", names, node.level or 0, "from", [a.asname or a.name for a in node.names])
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name in _DYNAMIC and node.args and isinstance(node.args[0], ast.Constant):
+            value = node.args[0].value
+            if isinstance(value, str) and value and not value.startswith("."):
+                self._add(node, value, [], 0, "dynamic", [])
+        self.generic_visit(node)
+
+    def _function(self, node: ast.AST) -> None:
+        for default in _defaults(node):  # defaults and decorators run where the def is
+            self.visit(default)
+        outer, self.scope = (self.scope, self.function), "function"
+        self.function = getattr(node, "name", "<lambda>")
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for child in body:
+            self.visit(child)
+        self.scope, self.function = outer
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        outer = self.scope
+        self.scope = "class" if outer == "module" else outer
+        self.generic_visit(node)
+        self.scope = outer
+
+    def visit_Try(self, node: ast.Try) -> None:
+        guards = any(_catches_import_error(h) for h in node.handlers)
+        self.guarded += guards
+        for child in node.body:
+            self.visit(child)
+        self.guarded -= guards
+        for child in [*node.handlers, *node.orelse, *node.finalbody]:
+            self.visit(child)
+
+    visit_TryStar = visit_Try
+
+    def visit_With(self, node: ast.With) -> None:
+        guards = any(_is_suppress_import_error(item.context_expr) for item in node.items)
+        self.guarded += guards
+        self.generic_visit(node)
+        self.guarded -= guards
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        if _is_type_checking(node.test):
+            self.type_checking += 1
+            for child in node.body:
+                self.visit(child)
+            self.type_checking -= 1
+            for child in node.orelse:
+                self.visit(child)
+            return
+        guards = _is_environment_test(node.test)
+        self.guarded += guards
+        for child in [*node.body, *node.orelse]:
+            self.visit(child)
+        self.guarded -= guards
+
+
+def _defaults(node: ast.AST) -> list[ast.AST]:
+    args = getattr(node, "args", None)
+    found = list(getattr(node, "decorator_list", []))
+    if args is not None:
+        found += [d for d in [*args.defaults, *args.kw_defaults] if d is not None]
+    return found
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(_last_name(t) in _GUARD_ERRORS for t in types)
+
+
+def _is_suppress_import_error(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Call) and _last_name(expr.func) == "suppress" and any(
+        _last_name(a) in _GUARD_ERRORS for a in expr.args
+    )
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return _last_name(test) == "TYPE_CHECKING"
+
+
+def _is_environment_test(test: ast.expr) -> bool:
+    return any(_last_name(n) in _ENV_TESTS for n in ast.walk(test) if isinstance(n, (ast.Name, ast.Attribute)))
+
+
+def _last_name(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _top_level_defs(body: list[ast.stmt]) -> dict[str, int]:
+    """First line where each name is bound at module level (inside top-level if/try/with too)."""
+    defs: dict[str, int] = {}
+
+    def bind(name: str, line: int) -> None:
+        defs.setdefault(name, line)
+
+    def walk(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(node.name, node.lineno)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    bind((alias.asname or alias.name).split(".")[0], node.lineno)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for leaf in ast.walk(target):
+                        if isinstance(leaf, ast.Name):
+                            bind(leaf.id, node.lineno)
+            elif isinstance(node, ast.If) and not _is_type_checking(node.test):
+                walk(node.body), walk(node.orelse)
+            elif isinstance(node, ast.If):
+                walk(node.orelse)
+            elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                walk(node.body), walk(node.orelse), walk(node.finalbody)
+                for handler in node.handlers:
+                    walk(handler.body)
+            elif isinstance(node, (ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
+                walk(node.body)
+
+    walk(body)
+    return defs
