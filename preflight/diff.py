@@ -316,7 +316,7 @@ def _changed_files(module: str, check: dict[str, Any], good: Side, bad: Side) ->
     findings = []
     for name in sorted(changed, key=lambda n: n != failing):
         where = f" (the failure is at {failing}:{check.get('line')})" if name == failing and check.get("line") else ""
-        findings.append(Finding("code", f"{name} differs between {good.label} and {bad.label}{where}",
+        findings.append(Finding("code", f"{name} is not the same {good.label} as {bad.label}{where}",
                                 {"path": name, "change": "changed"}))
     for name in sorted(only_bad, key=lambda n: n != failing):
         findings.append(Finding("code", f"{name} exists {bad.label} and not {good.label}",
