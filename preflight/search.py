@@ -58,7 +58,7 @@ def find_module_files(dotted: str, roots: list[str]) -> Found:
         package = os.path.join(base, *parts)
         module = package + ".py"
         for path in (package, module):
-            if os.path.exists(path):
+            if os.path.exists(path) and not _empty_dir(path):  # an empty dir (a bare WORKDIR) holds no code
                 blocked = _first_unreadable(base, path)
                 if blocked:
                     found.denied = found.denied or blocked
@@ -75,6 +75,16 @@ def exists_in_app(top: str, roots: list[str]) -> bool:
         os.path.exists(os.path.join(base, top)) or os.path.exists(os.path.join(base, top + ".py"))
         for base in candidate_dirs(roots)
     )
+
+
+def _empty_dir(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is None
+    except NotADirectoryError:
+        return False
+    except OSError:  # unreadable: _first_unreadable reports it
+        return False
 
 
 def _first_unreadable(base: str, path: str) -> str | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from dockerfixtures import case_image, containers, docker_engine, runtime_image, wheelhouse  # noqa: F401
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 

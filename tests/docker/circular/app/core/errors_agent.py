@@ -1,0 +1,5 @@
+class ServiceError(Exception):
+    pass
+
+
+from app.core.errors_service import handle  # noqa: E402

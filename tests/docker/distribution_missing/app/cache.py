@@ -1,0 +1,3 @@
+import redis
+
+client = redis.Redis.from_url("redis://localhost:6379/0")

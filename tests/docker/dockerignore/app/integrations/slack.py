@@ -1,0 +1,2 @@
+def notify(message: str) -> None:
+    print(f"slack: {message}")

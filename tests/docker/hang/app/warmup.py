@@ -1,0 +1,4 @@
+"""Waits at import for a service that never answers (here: forever)."""
+import threading
+
+threading.Event().wait()

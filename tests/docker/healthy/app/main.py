@@ -1,0 +1,10 @@
+from fastapi import FastAPI
+
+from app.core.errors import ServiceError
+
+app = FastAPI()
+
+
+@app.get("/")
+def root() -> dict:
+    return {"status": "ok", "error_type": ServiceError.__name__}
