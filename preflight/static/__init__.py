@@ -47,7 +47,7 @@ def run(manifest: Manifest, probe: dict[str, Any] | None, workdir: str, everythi
     resolver = Resolver(probe.get("sys_path") or [workdir], workdir, tuple(probe.get("library_dirs") or ()))
     analyser, _ = analyse.choose()
     python = analyse.python_version(probe)
-    cache = Cache([workdir, *resolver.sys_path], f"{__version__}|{analyser}|{python[0]}.{python[1]}")
+    cache = Cache([workdir, *resolver.sys_path], f"{__version__}|{_code_stamp()}|{analyser}|{python[0]}.{python[1]}")
     app = reach([t.module for t in manifest.imports], resolver, cache)
     checks: list[r.Check] = []
     if levels["undefined_names"] != "off":
@@ -98,6 +98,19 @@ def scan(manifest: Manifest, interpreter: str, workdir: str, baseline: str | Non
     result = run(manifest, probe, workdir, everything=True, severities=severities, baseline=baseline)
     return r.Report(checks=result.checks, duration_ms=round((time.monotonic() - started) * 1000, 1),
                     interpreter=interpreter, mode="static")
+
+
+def _code_stamp() -> str:
+    """Changes whenever this package's code does, so a cache never outlives the code that filled it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    stamp = []
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            info = os.stat(os.path.join(here, name))
+            stamp.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+    from preflight.static.cache import digest
+
+    return digest("|".join(stamp).encode())[:12]
 
 
 def _names(app, cache, python: tuple[int, int]) -> dict[str, list[dict[str, Any]]]:

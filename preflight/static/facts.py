@@ -12,7 +12,9 @@ import ast
 from typing import Any
 
 _GUARD_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-_ENV_TESTS = {"version_info", "platform", "name", "implementation", "PY2", "PY3", "PY37", "PY38", "PY39"}
+_ENV_ATTRS = {("sys", "version_info"), ("sys", "platform"), ("sys", "implementation"), ("os", "name"),
+              ("platform", "system"), ("platform", "machine"), ("platform", "python_implementation")}
+_ENV_NAMES = {"PY2", "PY3", "PYPY", "WINDOWS", "IS_WINDOWS", "MACOS"}
 _DYNAMIC = {"import_module", "__import__"}
 
 
@@ -138,7 +140,13 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _is_environment_test(test: ast.expr) -> bool:
-    return any(_last_name(n) in _ENV_TESTS for n in ast.walk(test) if isinstance(n, (ast.Name, ast.Attribute)))
+    """A test of the Python version or platform: ``sys.version_info >= (3, 11)``, ``os.name == "nt"``..."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Attribute) and (_last_name(node.value), node.attr) in _ENV_ATTRS:
+            return True
+        if isinstance(node, ast.Name) and node.id in _ENV_NAMES:
+            return True
+    return False
 
 
 def _last_name(node: ast.AST | None) -> str | None:

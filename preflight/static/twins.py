@@ -111,7 +111,7 @@ def _top_level(roots: list[str], resolver: Resolver, status: str) -> list[r.Chec
             check = _twin(name, loaded, hidden, why, status, kind="sys.path")
             check.message = f"{name} resolves to {loaded}, which hides {what}"
             app_wins = not resolver.is_library(loaded)
-            check.hint = (f"{why}, and {os.path.dirname(loaded)} comes first. "
+            check.hint = (f"{why}, and {os.path.dirname(loaded)} comes first: "
                           + (f"rename the application's {name} (and its imports) so it no longer takes the name"
                              if app_wins and kinds[0] != "another application directory" else
                              "keep one of them: delete or rename the other"))
