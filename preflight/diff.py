@@ -461,7 +461,7 @@ def _environment(a: Side, b: Side) -> dict[str, list[Finding]]:
     groups["sys_path"] = _only("sys.path entry", a.sys_path(), b.sys_path(), a, b)
     groups["env_names"] = _only("environment variable", ea.get("env_names") or [], eb.get("env_names") or [], a, b)
     da, db = ea.get("distributions") or {}, eb.get("distributions") or {}
-    groups["distributions"] = _only("distribution", list(da), list(db), a, b) + [
+    groups["distributions"] = _only("distribution", sorted(da), sorted(db), a, b) + [
         Finding("distribution", f"{name} {da[name]} {a.label}, {db[name]} {b.label}",
                 {"name": name, "a": da[name], "b": db[name]})
         for name in sorted(da.keys() & db.keys()) if da[name] != db[name]
@@ -477,7 +477,8 @@ def _only(what: str, items_a: list[str], items_b: list[str], a: Side, b: Side) -
     for side, items in ((a, only_a), (b, only_b)):
         if items:
             shown = ", ".join(items[:_SHOW]) + (f", ... ({len(items) - _SHOW} more)" if len(items) > _SHOW else "")
-            findings.append(Finding(what, f"{len(items)} {what}{'s' if len(items) > 1 else ''} only {side.label}: "
+            plural = what[:-1] + "ies" if what.endswith("y") else what + "s"
+            findings.append(Finding(what, f"{len(items)} {plural if len(items) > 1 else what} only {side.label}: "
                                           f"{shown}", {"side": side.key, "items": items}))
     return findings
 
