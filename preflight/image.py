@@ -50,6 +50,7 @@ class ImageConfig:
     workdir: str = "/"
     env: dict[str, str] = field(default_factory=dict)
     user: str = ""
+    container: str | None = None  # the container the checks ran in (removed afterwards)
 
     @classmethod
     def from_attrs(cls, name: str, attrs: dict[str, Any]) -> "ImageConfig":
@@ -129,8 +130,9 @@ def _runs_gate(argv: list[str]) -> bool:
 
 def _check(target: str, status: str, cause: str | None, config: ImageConfig, message: str,
            hint: str | None = None) -> r.Check:
+    details = {"image": config.name, "image_id": config.id[:19], "container": config.container}
     return r.Check(kind=KIND, target=target, status=status, cause=cause, message=message, hint=hint,
-                   details={"image": config.name, "image_id": config.id[:19]})
+                   details={k: v for k, v in details.items() if v})
 
 
 def _sdk() -> Any:
@@ -194,6 +196,7 @@ def _in_container(client: Any, docker: Any, config: ImageConfig, checks: list[r.
                                              labels={LABEL: "1"}, detach=True)
     except docker.errors.APIError as exc:
         raise ImageError(f"cannot create a container from {config.name!r}: {exc.explanation or exc}") from None
+    config.container = container.id[:12]
     try:
         text = _place_manifest(container, docker, local_manifest, manifest_path)
         if text is None:
