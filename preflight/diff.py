@@ -390,7 +390,7 @@ def _pythonpath(good: Side, bad: Side) -> list[Finding]:
     pg, pb = good.env.get("pythonpath"), bad.env.get("pythonpath")
     if pg == pb or not (good.env and bad.env):
         return []
-    show = lambda p: os.pathsep.join(p) if p else "unset"  # noqa: E731
+    show = lambda p: os.pathsep.join(p) if p else "unset"
     return [Finding("pythonpath", f"PYTHONPATH is {show(pg)} {good.label} and {show(pb)} {bad.label}",
                     {good.key: pg, bad.key: pb})]
 
@@ -492,7 +492,9 @@ def render_console(diff: Diff) -> str:
                                                            f"{item.kind} {item.target}; compare the failure below")]
         lines.append(first.message)
         check = item.check
-        where = f" at {item.bad.rel(check.get('file'))}:{check['line']}" if check.get("file") and check.get("line") else ""
+        where = ""
+        if check.get("file") and check.get("line"):
+            where = f" at {item.bad.rel(check['file'])}:{check['line']}"
         lines.append(f"  {item.kind} {item.target} passes {item.good.label}, {check.get('status')} {item.bad.label}: "
                      f"{check.get('cause')}{where}: {check.get('message')}")
         lines += [f"  - {finding.message}" for finding in rest]

@@ -7,7 +7,8 @@ what each import check left behind. Environment variables appear by name only, n
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from preflight import report as r
 from preflight.runner import Outcome

@@ -15,7 +15,7 @@ MONITORING_IMPORTER = "from app.services.monitoring import track_request\n"
 
 def diff(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "preflight", "diff", *args], cwd=cwd, env=cli_env(**env),
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
 
 
 def both(a: Path, b: Path, *args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, dict]:
@@ -135,7 +135,8 @@ def test_an_environment_variable_missing_on_one_side(tmp_path: Path) -> None:
 
     console, data = both(tmp_path / "a.json", tmp_path / "b.json", cwd=tmp_path)
     assert console.returncode == 1
-    assert console.stdout.splitlines()[0] == f"PAYMENTS_API_KEY is set in {tmp_path}/a.json and not in {tmp_path}/b.json"
+    first = console.stdout.splitlines()[0]
+    assert first == f"PAYMENTS_API_KEY is set in {tmp_path}/a.json and not in {tmp_path}/b.json"
     assert data["explained"][0]["reasons"][0]["topic"] == "env"
 
 
@@ -174,8 +175,9 @@ def test_changed_code_that_breaks_names_the_changed_file(tmp_path: Path) -> None
     check(one, tmp_path / "a.json")
     assert check(two, tmp_path / "b.json")[0] == 1
     console, _ = both(tmp_path / "a.json", tmp_path / "b.json", cwd=tmp_path)
-    assert console.stdout.splitlines()[0] == (f"app/main.py is not the same in {tmp_path}/a.json as in {tmp_path}/b.json "
-                                              "(the failure is at app/main.py:2)")
+    first = console.stdout.splitlines()[0]
+    assert first == (f"app/main.py is not the same in {tmp_path}/a.json as in {tmp_path}/b.json "
+                     "(the failure is at app/main.py:2)")
 
 
 def test_bad_input_exits_2(tmp_path: Path) -> None:

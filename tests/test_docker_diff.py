@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import dockerutil
+import pytest
 from test_diff import diff, monitoring_service
 from test_fingerprint import CANARY
 

@@ -30,7 +30,7 @@ def check(cwd: Path, report: Path, python: str | None = None, **env: str) -> tup
     if python:
         command += ["--python", python]
     proc = subprocess.run(command, cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)
     return proc.returncode, json.loads(report.read_text()), proc.stderr
 
 
