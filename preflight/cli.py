@@ -174,13 +174,24 @@ def _manifest_path(given: str | None) -> str:
 
 
 def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: bool):
-    from preflight import gate
-    from preflight.manifest import load_manifest
+    from preflight import gate, manifest_cache
 
-    manifest = load_manifest(manifest_path)
+    manifest = manifest_cache.load(manifest_path)
+    logging_ready = _import_in_background("preflight.log")  # structlog loads while the checks run
     with _signals_interrupt():
         report = gate.check(manifest, interpreter=python, mode=args.mode)
+    logging_ready.join()
     return _publish(report, args, starting)
+
+
+def _import_in_background(module: str):
+    """Import ``module`` in a daemon thread; join it before use (an import error resurfaces then)."""
+    import importlib
+    import threading
+
+    thread = threading.Thread(target=importlib.import_module, args=(module,), daemon=True)
+    thread.start()
+    return thread
 
 
 def _publish(report, args: argparse.Namespace, starting: bool = False):

@@ -1,0 +1,125 @@
+"""Import an entry point the way ``preflight init`` needs it traced; report what it relied on, as JSON.
+
+Protocol (started by path, standard library only, never imports preflight):
+
+    python trace_init.py REQUEST_JSON RESULT_PATH STACK_PATH
+
+REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}
+The result is ``run_import.check_module``'s (``loaded`` lists modules in load order), plus
+"env_reads": [{"name", "how": "item"|"get"|"contains", "present", "file", "line"}],
+"distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd".
+Environment variables are recorded by name only: values never leave this process.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import sys
+
+import inspect_env  # this script's directory, still sys.path[0]; makes the working directory sys.path[0]
+from run_import import check_module, write_result
+
+_MAX_READS = 500
+_reads: dict[str, dict] = {}
+
+
+class _RecordingEnviron(type(os.environ)):  # type: ignore[misc]
+    """``os.environ`` that notes which names are read, how, and by which file:line."""
+
+    def __getitem__(self, key):
+        try:
+            value = super().__getitem__(key)
+        except KeyError:
+            _record(key, "item", False)
+            raise
+        _record(key, "item", True)
+        return value
+
+    def get(self, key, default=None):
+        present = self._has(key)
+        _record(key, "get", present)
+        return super().__getitem__(key) if present else default
+
+    def __contains__(self, key):
+        present = self._has(key)
+        _record(key, "contains", present)
+        return present
+
+    def setdefault(self, key, default=None):
+        _record(key, "get", self._has(key))
+        return super().setdefault(key, default)
+
+    def _has(self, key) -> bool:
+        try:
+            return self.encodekey(key) in self._data
+        except (TypeError, AttributeError):
+            return False
+
+
+def _record(key, how: str, present: bool) -> None:
+    if not isinstance(key, str) or (key not in _reads and len(_reads) >= _MAX_READS):
+        return
+    entry = _reads.get(key)
+    if entry is None:
+        file, line = _caller()
+        _reads[key] = {"name": key, "how": how, "present": present, "file": file, "line": line}
+    elif how == "item" and entry["how"] != "item":
+        file, line = _caller()
+        entry.update(how=how, present=present, file=file, line=line)
+
+
+def _caller() -> tuple[str | None, int | None]:
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name != __file__ and not name.startswith("<frozen") and not name.endswith(("/os.py", "_collections_abc.py")):
+            return name, frame.f_lineno
+        frame = frame.f_back
+    return None, None
+
+
+def _install() -> None:
+    env = os.environ
+    os.environ = _RecordingEnviron(env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue)
+
+
+def _distributions(loaded: list) -> dict[str, list[list[str]]]:
+    import importlib.metadata as metadata
+
+    tops = {name.partition(".")[0] for name, _ in loaded}
+    try:
+        mapping = metadata.packages_distributions()
+    except Exception:
+        return {}
+    found: dict[str, list[list[str]]] = {}
+    for top in sorted(tops):
+        for dist in dict.fromkeys(mapping.get(top, [])):
+            try:
+                version = metadata.version(dist)
+            except Exception:
+                continue
+            found.setdefault(top, []).append([dist, version])
+    return found
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(argv[1])
+    stack_file = open(argv[3], "w")
+    faulthandler.enable(file=stack_file)
+    if request.get("timeout"):
+        faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
+    _install()
+    result = check_module(request["module"], request.get("symbols", []))
+    faulthandler.cancel_dump_traceback_later()
+    result["env_reads"] = list(_reads.values())
+    result["distributions"] = _distributions(result.get("loaded") or [])
+    result["library_dirs"] = inspect_env._library_dirs()
+    result["cwd"] = os.getcwd()
+    write_result(argv[2], result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

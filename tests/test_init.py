@@ -1,0 +1,98 @@
+"""`preflight init` on a small real FastAPI app: the manifest it writes round-trips through `check`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+pytest.importorskip("fastapi")
+
+
+def preflight(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PREFLIGHT_", "INIT_DEMO_"))}
+    environ["PREFLIGHT_CACHE_DIR"] = str(cwd.parent / "cache")
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "preflight", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=180)
+
+
+DB = {"INIT_DEMO_DATABASE_URL": "sqlite://"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    tree = tmp_path / "svc"
+    shutil.copytree(FIXTURES / "init_fastapi", tree)
+    return tree
+
+
+def test_init_writes_a_manifest_that_passes_and_fails_when_things_go(app: Path) -> None:
+    done = preflight("init", "app.main:app", cwd=app, env=DB)
+    assert done.returncode == 0, done.stderr
+    manifest = app / "preflight.yaml"
+    text = manifest.read_text()
+    data = yaml.safe_load(text)
+    assert data["workdir"] == "."
+    assert data["imports"][0] == {"module": "app.main", "symbols": ["app"]}
+    assert [i for i in data["imports"][1:]] == ["app", "app.config", "app.routes"]  # load order
+    assert data["env"]["required"] == ["INIT_DEMO_DATABASE_URL"]
+    assert "sqlite://" not in text  # names only, never values
+    assert "INIT_DEMO_LOG_LEVEL" in text  # read with a default: recorded as a comment
+    assert any(d.startswith("fastapi==") for d in data["distributions"])
+    assert data["static"] is True
+
+    assert preflight("check", cwd=app, env=DB).returncode == 0
+    assert preflight("check", cwd=app).returncode == 1  # the variable taken away
+
+    (app / "app" / "routes.py").unlink()
+    failed = preflight("check", "--format", "json", cwd=app, env=DB)
+    assert failed.returncode == 1
+    assert "module_not_found" in failed.stderr
+
+
+def test_init_refuses_to_overwrite_unless_forced(app: Path) -> None:
+    (app / "preflight.yaml").write_text("version: 1\nimports: [keep.me]\n")
+    refused = preflight("init", "app.main:app", cwd=app, env=DB)
+    assert refused.returncode == 2
+    assert "--force" in refused.stderr
+    assert "keep.me" in (app / "preflight.yaml").read_text()
+    forced = preflight("init", "app.main:app", "--force", "--out", "preflight.yaml", cwd=app, env=DB)
+    assert forced.returncode == 0, forced.stderr
+    assert "keep.me" not in (app / "preflight.yaml").read_text()
+
+
+def test_init_reports_a_failing_entry_point_and_writes_nothing(app: Path) -> None:
+    done = preflight("init", "app.main:app", cwd=app)  # INIT_DEMO_DATABASE_URL unset: config raises
+    assert done.returncode == 1
+    assert "nothing written" in done.stderr
+    assert not (app / "preflight.yaml").exists()
+
+
+def test_init_rejects_a_malformed_entry(app: Path) -> None:
+    done = preflight("init", "app.main:", cwd=app)
+    assert done.returncode == 2
+    assert not (app / "preflight.yaml").exists()
+
+
+def test_init_leaves_out_modules_that_fail_on_their_own_and_static_findings(app: Path) -> None:
+    # app.late takes `app` from app.main, which imports EXTRA from it after defining `app`: importing
+    # app.main first works, importing app.late first does not.
+    (app / "app" / "late.py").write_text("from app.main import app as APP\n\nEXTRA = APP.title\n")
+    main = app / "app" / "main.py"
+    main.write_text(main.read_text() + "\nfrom app.late import EXTRA  # noqa: E402\n\n\n"
+                    "def uptime():\n    return time.monotonic(), EXTRA\n")
+    done = preflight("init", "app.main:app", cwd=app, env=DB)
+    assert done.returncode == 0, done.stderr
+    text = (app / "preflight.yaml").read_text()
+    data = yaml.safe_load(text)
+    assert "app.late" not in data["imports"]
+    assert "#   - app.late" in text
+    assert "static" not in data and "# static: true" in text
+    assert preflight("check", cwd=app, env=DB).returncode == 0
