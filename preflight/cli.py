@@ -46,11 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run the manifest's checks and report")
     check.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
     check.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one)")
+    check.add_argument("--stamp", nargs="?", const="", metavar="PATH",
+                       help="after a passing check, write the fingerprint `run --trust-stamp` verifies "
+                            "(default: $PREFLIGHT_STAMP, then .preflight-stamp.json beside the manifest)")
     common(check)
 
     run = sub.add_parser("run", help="check, then exec the server command in place")
     run.add_argument("--manifest", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
     common(run)
+    run.add_argument("--trust-stamp", nargs="?", const="", metavar="PATH",
+                     help="skip re-importing when the fingerprint written by `check --stamp` still matches "
+                          "(env vars and workdir are still checked); any change: the full check")
     run.add_argument("server", nargs=argparse.REMAINDER, help="-- CMD ARG...")
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
@@ -174,12 +180,31 @@ def _manifest_path(given: str | None) -> str:
 
 
 def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: bool):
+    import time
+
     from preflight import gate, manifest_cache
 
-    manifest = manifest_cache.load(manifest_path)
+    started = time.monotonic()
     logging_ready = _import_in_background("preflight.log")  # structlog loads while the checks run
+    manifest = manifest_cache.load(manifest_path)
+    trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
+    distrust = None
+    if trust is not None or stamp_path is not None:
+        from preflight import stamp
+
+        if trust is not None:
+            path = trust or stamp.default_path(manifest_path)
+            found, distrust = stamp.verify(path, manifest_path, python, os.getcwd(), os.environ)
+            if found is not None:
+                report = stamp.trusted_report(manifest, found, path, python, os.environ, started)
+                logging_ready.join()
+                return _publish(report, args, starting)
+        if stamp_path is not None:
+            stamp_path = stamp_path or stamp.default_path(manifest_path)
     with _signals_interrupt():
-        report = gate.check(manifest, interpreter=python, mode=args.mode)
+        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path)
+    if distrust:
+        report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()
     return _publish(report, args, starting)
 

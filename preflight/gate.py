@@ -25,8 +25,13 @@ def check(
     environ: Mapping[str, str] | None = None,
     workers: int | None = None,
     mode: str = "zygote",
+    stamp_path: str | None = None,
 ) -> r.Report:
-    """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env."""
+    """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env.
+
+    ``mode``: zygote (fork checks from a preloaded interpreter, fresh where unsafe) or fresh.
+    ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
+    """
     started = time.monotonic()
     workdir = workdir or os.getcwd()
     environ = os.environ if environ is None else environ
@@ -53,7 +58,7 @@ def check(
         from preflight import static
 
         checks += static.run(manifest, probe, workdir).checks
-    return r.Report(
+    report = r.Report(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
         interpreter=interpreter,
@@ -61,6 +66,12 @@ def check(
         mode=runner.mode,
         mode_reason=runner.mode_reason,
     )
+    if stamp_path and report.ok and probe is not None:
+        from preflight import stamp
+
+        loaded = stamp.loaded_files(outcomes.values(), (runner.zygote_report or {}).get("files", ()))
+        stamp.write(stamp_path, stamp.collect(manifest.path, interpreter, workdir, environ, probe, loaded))
+    return report
 
 
 def probe_environment(manifest: Manifest, interpreter: str = sys.executable, workdir: str | None = None,

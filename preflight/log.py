@@ -104,7 +104,7 @@ def log_report(logger: Any, report: r.Report, starting: bool = False) -> None:
     summary = summarize(report, starting)
     (logger.info if report.ok else logger.error)(
         summary, event_type="summary", ok=report.ok, duration_ms=report.duration_ms,
-        counts=report.counts(), mode=report.mode, interpreter=report.interpreter,
+        counts=report.counts(), mode=report.mode, mode_reason=report.mode_reason, interpreter=report.interpreter,
     )
 
 

@@ -11,7 +11,8 @@ The parent writes JSON lines to CONTROL_FD:
     {"op": "exit"}                                        kill every check, reap them, exit
 End of file on CONTROL_FD means the same as "exit". The zygote writes JSON lines to EVENTS_FD:
     {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
-     "fallback": null | "why forking is unsafe here"}    after a fallback the zygote exits
+     "files": [every loaded module's file], "fallback": null | "why forking is unsafe here"}
+                                                          after a fallback the zygote exits
     {"event": "started", "key": K, "pid": N}
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
 
@@ -91,8 +92,9 @@ def _serve(control: int, events: int) -> int:
     started = time.monotonic()
     preloaded, failed = preload(dependency_closure(first["modules"]))
     fallback = unsafe_to_fork()
+    files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values())) if isinstance(f, str)})
     _send(events, {"event": "ready", "preloaded": preloaded, "failed": failed, "fallback": fallback,
-                   "preload_ms": round((time.monotonic() - started) * 1000, 1)})
+                   "preload_ms": round((time.monotonic() - started) * 1000, 1), "files": files})
     if fallback:
         return 0
     gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each child
