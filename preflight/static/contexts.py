@@ -27,7 +27,7 @@ def classify(source: bytes, path: str, items: list[dict[str, Any]], python: tupl
     except (SyntaxError, ValueError):
         return [dict(i, context=RUNTIME) for i in items]
     lines = source.decode("utf-8", errors="replace").splitlines()
-    scanner = _Scanner(tree, python)
+    scanner = _Scanner(tree, python, dependencies=b"Depends" in source or b"Security" in source)
     out = []
     for item in items:
         item = {k: v for k, v in item.items() if k != "filename"}
@@ -79,7 +79,7 @@ def _type_checking(item: dict[str, Any], scanner: _Scanner) -> dict[str, Any] | 
 class _Scanner:
     """Annotation spans (with whether they are evaluated) and function scopes of one module."""
 
-    def __init__(self, tree: ast.Module, python: tuple[int, int]) -> None:
+    def __init__(self, tree: ast.Module, python: tuple[int, int], dependencies: bool = True) -> None:
         self.tree = tree
         future = any(
             isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
@@ -92,7 +92,7 @@ class _Scanner:
         self.dependencies = {
             _terminal(n.args[0]) for n in ast.walk(tree)
             if isinstance(n, ast.Call) and _terminal(n.func) in ("Depends", "Security") and n.args
-        }
+        } if dependencies else set()
         self.models: set[str] = set()
         self._walk(tree.body, prefix="", in_function=False, model=None)
 

@@ -25,14 +25,17 @@ def file_facts(source: bytes, path: str) -> dict[str, Any]:
     except (SyntaxError, ValueError) as exc:
         return {"imports": [], "defs": {}, "syntax_error": {"line": getattr(exc, "lineno", None) or 1,
                                                              "message": getattr(exc, "msg", str(exc))}}
-    collector = _Collector()
-    collector.visit(tree)
+    collector = _Collector(dynamic=b"import_module" in source or b"__import__" in source)
+    collector.walk(tree.body)
     return {"imports": collector.imports, "defs": _top_level_defs(tree.body), "syntax_error": None}
 
 
-class _Collector(ast.NodeVisitor):
-    def __init__(self) -> None:
+class _Collector:
+    """Walks statements only (expressions just where a dynamic import may hide): fast on big trees."""
+
+    def __init__(self, dynamic: bool) -> None:
         self.imports: list[dict[str, Any]] = []
+        self.dynamic = dynamic
         self.scope = "module"
         self.function: str | None = None
         self.guarded = 0
@@ -45,73 +48,81 @@ class _Collector(ast.NodeVisitor):
             "type_checking": self.type_checking > 0,
         })
 
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self._add(node, alias.name, [], 0, "import", [alias.asname or alias.name.split(".")[0]])
+    def walk(self, statements: list[ast.stmt]) -> None:
+        for node in statements:
+            self.statement(node)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        names = [a.name for a in node.names]
-        self._add(node, node.module or "", names, node.level or 0, "from", [a.asname or a.name for a in node.names])
+    def statement(self, node: ast.stmt) -> None:
+        kind = type(node)
+        if kind is ast.Import:
+            for alias in node.names:
+                self._add(node, alias.name, [], 0, "import", [alias.asname or alias.name.split(".")[0]])
+        elif kind is ast.ImportFrom:
+            names = [a.name for a in node.names]
+            self._add(node, node.module or "", names, node.level or 0, "from",
+                      [a.asname or a.name for a in node.names])
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef):
+            self.expressions(_defaults(node))  # decorators and defaults run where the def is
+            outer = (self.scope, self.function)
+            self.scope, self.function = "function", node.name
+            self.walk(node.body)
+            self.scope, self.function = outer
+        elif kind is ast.ClassDef:
+            self.expressions([*node.decorator_list, *node.bases])
+            outer = self.scope
+            self.scope = "class" if outer == "module" else outer
+            self.walk(node.body)
+            self.scope = outer
+        elif kind is ast.If:
+            self.expressions([node.test])
+            if _is_type_checking(node.test):
+                self.type_checking += 1
+                self.walk(node.body)
+                self.type_checking -= 1
+                self.walk(node.orelse)
+                return
+            guards = _is_environment_test(node.test)
+            self.guarded += guards
+            self.walk(node.body), self.walk(node.orelse)
+            self.guarded -= guards
+        elif kind is ast.Try or kind is getattr(ast, "TryStar", None):
+            guards = any(_catches_import_error(h) for h in node.handlers)
+            self.guarded += guards
+            self.walk(node.body)
+            self.guarded -= guards
+            for handler in node.handlers:
+                self.walk(handler.body)
+            self.walk(node.orelse), self.walk(node.finalbody)
+        elif kind in (ast.With, ast.AsyncWith):
+            self.expressions([item.context_expr for item in node.items])
+            guards = any(_is_suppress_import_error(item.context_expr) for item in node.items)
+            self.guarded += guards
+            self.walk(node.body)
+            self.guarded -= guards
+        elif kind in (ast.For, ast.AsyncFor, ast.While):
+            self.expressions([getattr(node, "iter", None) or getattr(node, "test", None)])
+            self.walk(node.body), self.walk(node.orelse)
+        elif kind is getattr(ast, "Match", None):
+            self.expressions([node.subject])
+            for case in node.cases:
+                self.walk(case.body)
+        elif self.dynamic:
+            self.expressions([node])
 
-    def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name in _DYNAMIC and node.args and isinstance(node.args[0], ast.Constant):
-            value = node.args[0].value
-            if isinstance(value, str) and value and not value.startswith("."):
-                self._add(node, value, [], 0, "dynamic", [])
-        self.generic_visit(node)
-
-    def _function(self, node: ast.AST) -> None:
-        for default in _defaults(node):  # defaults and decorators run where the def is
-            self.visit(default)
-        outer, self.scope = (self.scope, self.function), "function"
-        self.function = getattr(node, "name", "<lambda>")
-        body = node.body if isinstance(node.body, list) else [node.body]
-        for child in body:
-            self.visit(child)
-        self.scope, self.function = outer
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        outer = self.scope
-        self.scope = "class" if outer == "module" else outer
-        self.generic_visit(node)
-        self.scope = outer
-
-    def visit_Try(self, node: ast.Try) -> None:
-        guards = any(_catches_import_error(h) for h in node.handlers)
-        self.guarded += guards
-        for child in node.body:
-            self.visit(child)
-        self.guarded -= guards
-        for child in [*node.handlers, *node.orelse, *node.finalbody]:
-            self.visit(child)
-
-    visit_TryStar = visit_Try
-
-    def visit_With(self, node: ast.With) -> None:
-        guards = any(_is_suppress_import_error(item.context_expr) for item in node.items)
-        self.guarded += guards
-        self.generic_visit(node)
-        self.guarded -= guards
-
-    def visit_If(self, node: ast.If) -> None:
-        self.visit(node.test)
-        if _is_type_checking(node.test):
-            self.type_checking += 1
-            for child in node.body:
-                self.visit(child)
-            self.type_checking -= 1
-            for child in node.orelse:
-                self.visit(child)
+    def expressions(self, nodes: list[Any]) -> None:
+        """Record ``import_module("x")`` / ``__import__("x")`` calls inside these expressions."""
+        if not self.dynamic:
             return
-        guards = _is_environment_test(node.test)
-        self.guarded += guards
-        for child in [*node.body, *node.orelse]:
-            self.visit(child)
-        self.guarded -= guards
+        for root in nodes:
+            if root is None:
+                continue
+            for node in ast.walk(root):
+                if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                    func = node.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                    value = node.args[0].value
+                    if name in _DYNAMIC and isinstance(value, str) and value and not value.startswith("."):
+                        self._add(node, value, [], 0, "dynamic", [])
 
 
 def _defaults(node: ast.AST) -> list[ast.AST]:

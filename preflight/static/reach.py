@@ -7,8 +7,9 @@ the checks do not import at start-up is analysed too.
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ class Module:
     root: str
     sha: str
     source: bytes
-    facts: dict[str, Any]
+    facts: dict[str, Any] | None
     imports: list[dict[str, Any]] = field(default_factory=list)  # facts' records plus "target"
 
     @property
@@ -40,43 +41,75 @@ class App:
     entries: list[str]
 
 
+PARALLEL_OVER = 64  # uncached files in one wave before parsing is spread over processes
+
+
 def reach(entries: list[str], resolver: Resolver, cache: Cache) -> App:
-    """Follow imports from ``entries`` through application files; resolve each record's target."""
+    """Follow imports from ``entries`` through application files, wave by wave; resolve each record."""
     modules: dict[str, Module] = {}
-    queue = deque(_with_parents(entries))
-    while queue:
-        name = queue.popleft()
-        if name in modules:
-            continue
-        module = _load(name, resolver, cache)
-        if module is None:
-            continue
-        modules[name] = module
-        for record in module.facts["imports"]:
-            target = absolute(module, record)
-            resolved = dict(record, target=target)
-            module.imports.append(resolved)
-            if target:
-                queue.extend(n for n in _candidates(target, record, resolver) if n not in modules)
+    elsewhere: set[str] = set()  # not application source: stdlib, installed, missing
+    wave = _with_parents(entries)
+    gc_was_on = gc.isenabled()
+    gc.disable()  # parsing thousands of files: collections would only walk the growing cache again
+    try:
+        while wave:
+            loaded = _load_wave([n for n in dict.fromkeys(wave) if n not in modules and n not in elsewhere],
+                                resolver, cache, elsewhere)
+            wave = []
+            for module in loaded:
+                modules[module.name] = module
+                for record in module.facts["imports"]:
+                    target = absolute(module, record)
+                    module.imports.append(dict(record, target=target))
+                    if target:
+                        wave += [n for n in _candidates(target, record, resolver)
+                                 if n not in modules and n not in elsewhere]
+    finally:
+        if gc_was_on:
+            gc.enable()
     order = _closure(entries, modules, resolver)
     return App(modules, order, set(order), list(entries))
 
 
-def _load(name: str, resolver: Resolver, cache: Cache) -> Module | None:
-    found = resolver.find(name)
-    if found is None or found.namespace or not found.path.endswith(".py") or resolver.is_library(found.path):
-        return None
-    try:
-        with open(found.path, "rb") as handle:
-            source = handle.read()
-    except OSError:
-        return None
-    sha = digest(source)
-    facts = cache.get(sha, "facts")
-    if facts is None:
-        facts = file_facts(source, found.path)
-        cache.put(sha, "facts", facts)
-    return Module(name, found.path, found.root, sha, source, facts)
+def _load_wave(names: list[str], resolver: Resolver, cache: Cache, elsewhere: set[str]) -> list[Module]:
+    """Read, hash and (from the cache, or by parsing) describe each application module in ``names``."""
+    loaded: list[Module] = []
+    todo: list[Module] = []
+    for name in names:
+        found = resolver.find(name)
+        if found is None or found.namespace or not found.path.endswith(".py") or resolver.is_library(found.path):
+            elsewhere.add(name)
+            continue
+        try:
+            with open(found.path, "rb") as handle:
+                source = handle.read()
+        except OSError:
+            elsewhere.add(name)
+            continue
+        sha = digest(source)
+        module = Module(name, found.path, found.root, sha, source, cache.get(sha, "facts"))
+        loaded.append(module)
+        if module.facts is None:
+            todo.append(module)
+    for module, facts in zip(todo, _parse_all([(m.source, m.path) for m in todo])):
+        module.facts = facts
+        cache.put(module.sha, "facts", facts)
+    return loaded
+
+
+def _parse_all(items: list[tuple[bytes, str]]) -> list[dict[str, Any]]:
+    """``file_facts`` for each item; in two or more forked processes when there are many."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(items) < PARALLEL_OVER or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [file_facts(source, path) for source, path in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_facts_of, items, chunksize=max(1, len(items) // (workers * 4))))
+
+
+def _facts_of(item: tuple[bytes, str]) -> dict[str, Any]:
+    return file_facts(*item)
 
 
 def absolute(module: Module, record: dict[str, Any]) -> str | None:

@@ -33,6 +33,7 @@ class Resolver:
         self.library_dirs = tuple(os.path.realpath(d) for d in library_dirs)
         self._listings: dict[str, dict[str, str]] = {}
         self._found: dict[str, Found | None] = {}
+        self._library: dict[str, bool] = {}
         self._editable = _editable_mappings(self.sys_path)
         self.always = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
 
@@ -127,10 +128,15 @@ class Resolver:
         return self.find(dotted) is not None
 
     def is_library(self, path: str) -> bool:
-        real = os.path.realpath(path)
-        if "/site-packages/" in real or "/dist-packages/" in real:
-            return True
-        return any(real.startswith(d.rstrip("/") + "/") for d in self.library_dirs)
+        """True for the standard library's and installed distributions' files (memoized per directory)."""
+        directory = os.path.dirname(path)
+        known = self._library.get(directory)
+        if known is None:
+            real = os.path.realpath(directory) + "/"
+            known = "/site-packages/" in real or "/dist-packages/" in real or any(
+                real.startswith(d.rstrip("/") + "/") for d in self.library_dirs)
+            self._library[directory] = known
+        return known
 
 
 _RANK = {"package": 3, "module": 2, "namespace": 1}
