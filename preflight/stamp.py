@@ -16,6 +16,7 @@ loaded (size and mtime; the application's own files also by SHA-256).
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import json
 import os
 import time
@@ -27,6 +28,7 @@ from preflight.spec import Manifest
 
 FORMAT = 1
 DEFAULT_NAME = ".preflight-stamp.json"
+_SUFFIXES = tuple(importlib.machinery.all_suffixes())
 _IMPORT_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
                "PYTHONPLATLIBDIR", "PYTHONNODEBUGRANGES")
 
@@ -157,11 +159,22 @@ def _interpreter(path: str) -> list:
 
 
 def _listing(directory: str) -> str | None:
+    """A hash of the names in ``directory`` that can change what an import resolves to."""
     try:
-        names = sorted(n for n in os.listdir(directory) if n != "__pycache__")  # bytecode never shadows
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if _importable_name(e.name, e.is_dir()))
     except OSError:
         return None
     return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _importable_name(name: str, is_dir: bool) -> bool:
+    """Packages, modules, ``.pth`` files, distribution metadata; not reports, logs or bytecode caches."""
+    if name.endswith((".pth", ".dist-info", ".egg-info", ".egg-link")):
+        return True
+    if is_dir:
+        return name.isidentifier()
+    return name.endswith(_SUFFIXES) and name.partition(".")[0].isidentifier()
 
 
 def _env_digest(environ: Mapping[str, str]) -> str:

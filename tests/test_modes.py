@@ -1,0 +1,269 @@
+"""The fast paths keep the guarantees: same causes and file:line in every mode; safe fallbacks; SIGTERM.
+
+Modes: ``fresh`` (an interpreter per check), ``zygote`` (forks of a preloaded interpreter), and
+``stamp`` (``run --trust-stamp`` skips re-importing only while nothing changed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+
+MODES = ("fresh", "zygote")
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+BROKEN = {
+    "app/__init__.py": "",
+    "app/core/__init__.py": "",
+    "app/core/errors_service.py": """
+        import json
+
+        from app.core.errors_agent import AgentError
+
+
+        class ServiceError(Exception):
+            pass
+        """,
+    "app/core/errors_agent.py": """
+        from app.core.errors_service import ServiceError
+
+
+        class AgentError(ServiceError):
+            pass
+        """,
+    "app/hang.py": """
+        import threading
+
+        threading.Event().wait()
+        """,
+    "app/crash.py": """
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+        """,
+    "app/quits.py": """
+        import sys
+
+        sys.exit(3)
+        """,
+    "app/missing.py": """
+        import json
+
+        import no_such_distribution_anywhere
+        """,
+    "app/fine.py": """
+        import json
+
+        VALUE = json.dumps({})
+        """,
+    "preflight.yaml": """
+        version: 1
+        timeout: 1.5
+        imports:
+          - app.core.errors_agent
+          - app.hang
+          - app.crash
+          - app.quits
+          - app.missing
+          - module: app.fine
+            symbols: [VALUE]
+        """,
+}
+
+EXPECTED = {  # target: (status, cause, file relative to the tree, line)
+    "app.core.errors_agent": ("failed", "circular_import", "app/core/errors_service.py", 3),
+    "app.hang": ("timed_out", "timeout", "app/hang.py", 3),
+    "app.crash": ("failed", "crashed", "app/crash.py", 4),
+    "app.quits": ("failed", "exited", "app/quits.py", 3),
+    "app.missing": ("failed", "distribution_missing", "app/missing.py", 3),
+    "app.fine": ("passed", None, None, None),
+}
+
+
+def facts(result, root: Path) -> dict[str, tuple]:
+    found = {}
+    for target in EXPECTED:
+        check = result.check(target)
+        path = os.path.relpath(check["file"], root) if check.get("file") else None
+        found[target] = (check["status"], check.get("cause"), path, check.get("line"))
+    return found
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_cause_and_place_is_the_same_in_each_mode(tmp_path: Path, mode: str) -> None:
+    root = write_tree(tmp_path, BROKEN)
+    result = run_cli(["check", "--mode", mode, "--format", "json"], cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    assert facts(result, root) == EXPECTED
+    crash = result.check("app.crash")
+    assert crash["error_type"] == "SIGSEGV"
+    assert "app/hang.py" in (result.check("app.hang").get("stack_trace") or "")
+
+
+def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:
+    files = {k: v for k, v in BROKEN.items() if k in ("app/__init__.py", "app/fine.py")}
+    files["preflight.yaml"] = "version: 1\nimports:\n  - module: app.fine\n    symbols: [VALUE]\n"
+    root = write_tree(tmp_path, files)
+    stamp = tmp_path / "stamp.json"
+    assert run_cli(["check", "--stamp", str(stamp)], cwd=root).returncode == 0
+    assert stamp.exists()
+
+    trusted = run_cli(["run", "--trust-stamp", str(stamp), "--", sys.executable, "-c", "pass"], cwd=root)
+    assert trusted.returncode == 0, trusted.stderr
+    assert trusted.report["mode"] == "stamp"
+    assert trusted.check("app.fine")["status"] == "passed"
+
+    # The same bug as above appears after stamping: the stamp no longer matches, the full check runs.
+    for rel in ("app/core/__init__.py", "app/core/errors_service.py", "app/core/errors_agent.py"):
+        write_tree(root, {rel: BROKEN[rel]})
+    (root / "app/fine.py").write_text("import json\n\nimport app.core.errors_agent\n\nVALUE = 1\n")
+    again = run_cli(["run", "--trust-stamp", str(stamp), "--", sys.executable, "-c", "pass"], cwd=root)
+    assert again.returncode == 1
+    assert again.report["mode"] in MODES
+    assert "stamp not trusted" in again.report["mode_reason"]
+    check = again.check("app.fine")
+    assert (check["cause"], os.path.relpath(check["file"], root), check["line"]) == (
+        "circular_import", "app/core/errors_service.py", 3)
+
+
+def test_stamp_still_checks_environment_variables(tmp_path: Path) -> None:
+    files = {"app/__init__.py": "", "preflight.yaml": "version: 1\nenv:\n  required: [BENCH_TOKEN]\nimports: [app]\n"}
+    root = write_tree(tmp_path, files)
+    stamp = tmp_path / "stamp.json"
+    assert run_cli(["check", "--stamp", str(stamp)], cwd=root, env=cli_env(BENCH_TOKEN="x")).returncode == 0
+    result = run_cli(["run", "--trust-stamp", str(stamp), "--", sys.executable, "-c", "pass"], cwd=root)
+    assert result.returncode == 1
+    assert result.report["mode"] == "stamp"
+    assert result.check("BENCH_TOKEN", kind="env")["cause"] == "env_missing"
+
+
+def test_a_preload_that_starts_a_thread_means_fresh_interpreters(tmp_path: Path) -> None:
+    library = tmp_path / "lib" / "site-packages"  # where installed distributions live: preloaded
+    write_tree(library, {"threadlib.py": """
+        import threading
+
+        threading.Thread(target=threading.Event().wait, daemon=True, name="threadlib-poller").start()
+        """})
+    root = write_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/uses_threads.py": "import threadlib\n",
+        "app/circ_a.py": "from app.circ_b import B\n\nA = 1\n",
+        "app/circ_b.py": "from app.circ_a import A\n\nB = 1\n",
+        "preflight.yaml": "version: 1\nimports: [app.uses_threads, app.circ_a]\n",
+    })
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)))
+    assert result.report["mode"] == "fresh"
+    assert "thread" in result.report["mode_reason"] and "threadlib-poller" in result.report["mode_reason"]
+    assert result.check("app.uses_threads")["status"] == "passed"
+    assert result.check("app.circ_a")["cause"] == "circular_import"
+    summary = [e for e in result.events() if e.get("event_type") == "summary"][0]
+    assert summary["mode"] == "fresh" and "thread" in summary["mode_reason"]
+
+
+def test_a_preload_that_fails_is_recorded_and_the_check_still_meets_it(tmp_path: Path) -> None:
+    library = tmp_path / "lib" / "site-packages"
+    write_tree(library, {"brokenlib.py": "raise RuntimeError('brokenlib needs a licence file')\n"})
+    root = write_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/uses_broken.py": "import json\nimport brokenlib\n",
+        "preflight.yaml": "version: 1\nimports: [app.uses_broken]\n",
+    })
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)))
+    assert result.report["mode"] == "zygote"
+    check = result.check("app.uses_broken")
+    assert (check["cause"], check["line"]) == ("import_error", 2)
+    assert check["error_type"] == "RuntimeError"
+
+
+def _marked_processes(marker: str) -> list[int]:
+    """Live processes whose environment carries ``marker`` (zombies have no environment left)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if marker.encode() in Path(f"/proc/{entry}/environ").read_bytes():
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def test_sigterm_during_zygote_checks_kills_every_fork_and_grandchild(tmp_path: Path) -> None:
+    marker = f"PREFLIGHT_TEST_MARKER=kill-{uuid.uuid4().hex}"
+    started = tmp_path / "started"
+    started.mkdir()
+    module = f"""
+        import json
+        import os
+        import subprocess
+        import sys
+        import threading
+
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        open(os.path.join({str(started)!r}, __name__), "w").close()
+        threading.Event().wait()
+        """
+    names = [f"app.hang{i}" for i in range(4)]
+    files = {f"app/hang{i}.py": module for i in range(4)}
+    files["app/__init__.py"] = ""
+    files["preflight.yaml"] = "version: 1\ntimeout: 120\nimports: [" + ", ".join(names) + "]\n"
+    root = write_tree(tmp_path / "svc", files)
+    env = cli_env(PREFLIGHT_TEST_MARKER=marker.split("=", 1)[1])
+    report = tmp_path / "report.json"
+    log = tmp_path / "gate.log"
+    with open(log, "wb") as stderr:
+        gate = subprocess.Popen([sys.executable, "-m", "preflight", "run", "--report", str(report), "--",
+                                 sys.executable, "-c", "pass"], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        expected = min(len(names), os.cpu_count() or 1)
+        deadline = time.monotonic() + 60
+        while len(os.listdir(started)) < expected:  # each running check has spawned its grandchild
+            assert gate.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the checks never started"
+            time.sleep(0.01)
+        assert len(_marked_processes(marker)) >= 2 + 2 * expected  # gate, zygote, forks, grandchildren
+        gate.send_signal(signal.SIGTERM)
+        assert gate.wait(30) == 128 + signal.SIGTERM
+    finally:
+        if gate.poll() is None:
+            gate.kill()
+            gate.wait()
+    deadline = time.monotonic() + 10  # SIGKILL is asynchronous: give the kernel a moment, no more
+    while _marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _marked_processes(marker) == []
+    assert not report.exists() or json.loads(report.read_text())["ok"] is False
+    assert "interrupted by SIGTERM" in log.read_text()
+
+
+def test_the_report_says_which_mode_ran(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, {"app/__init__.py": "", "preflight.yaml": "version: 1\nimports: [app]\n"})
+    result = run_cli(["check", "--mode", "fresh"], cwd=root)
+    assert result.returncode == 0
+    assert result.report["mode"] == "fresh"
+    assert "mode_reason" not in result.report
+    zygote = run_cli(["check"], cwd=root)
+    assert zygote.report["mode"] == "zygote"
