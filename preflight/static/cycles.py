@@ -37,7 +37,10 @@ def _graph(app: App, resolver: Resolver) -> dict[str, dict[str, dict[str, Any]]]
         for record in sorted(module.imports, key=lambda rec: rec["line"]):
             if not runs_at_import(record):
                 continue
-            for target in targets(record, resolver):
+            found = targets(record, resolver)
+            if record["kind"] == "from" and len(found) - 1 == len(record["names"]):
+                found = found[1:]  # `from pkg import sub, sub2`: only submodules, pkg's own names untouched
+            for target in found:
                 if target in app.modules and target != name:
                     graph[name].setdefault(target, record)
     return graph
@@ -128,7 +131,9 @@ def _check(app: App, cycle: list[str], graph: dict[str, dict[str, Any]], resolve
            status: str) -> r.Check:
     edges = [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
     chain = [{"module": a, "imports": b, "file": app.modules[a].path, "line": graph[a][b]["line"]} for a, b in edges]
-    breaks = {entry: _breaks(app, cycle, entry, graph, resolver) for entry in cycle}
+    members = set(cycle)
+    enterable = [m for m in cycle if not any(m.startswith(p + ".") for p in members)]  # parents run first
+    breaks = {entry: _breaks(app, cycle, entry, graph, resolver) for entry in enterable}
     broken = [entry for entry, missing in breaks.items() if missing]
     entered = next((m for m in app.order if m in cycle), None)
     steps = " -> ".join(f"{c['module']} ({c['file']}:{c['line']})" for c in chain) + f" -> {cycle[0]}"
@@ -148,7 +153,7 @@ def _check(app: App, cycle: list[str], graph: dict[str, dict[str, Any]], resolve
     if entered:
         entry_note = (f"; the manifest's imports enter it at {entered}, which "
                       + ("fails" if entered in broken else "works"))
-    works = [m for m in cycle if m not in broken]
+    works = [m for m in enterable if m not in broken]
     check.message = (f"order-dependent import cycle: {steps}. Importing {' or '.join(broken)} first fails: "
                      f"{first['file']}:{first['line']} `from {worst} import {first['name']}` runs while {worst} "
                      f"stopped at line {first['stopped_at']}"

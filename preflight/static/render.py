@@ -56,6 +56,9 @@ def _folded(key: tuple[str, str], members: list[r.Check], base: str) -> r.Check:
         places = [f"{_short(c.file, base)}:{c.line}" for c in checks[:_PLACES]]
         more = f" (+{len(checks) - _PLACES})" if len(checks) > _PLACES else ""
         files = len({c.file for c in checks})
+        if len(checks) == 1:
+            lines.append(f"     {name}: {places[0]}")
+            continue
         lines.append(f"     {name} x{len(checks)} in {files} file{'s' * (files != 1)}: {', '.join(places)}{more}")
     if len(ranked) > _TOP_NAMES:
         lines.append(f"     ... and {len(ranked) - _TOP_NAMES} more names")
