@@ -59,12 +59,15 @@ def analyse(paths: list[str], sources: dict[str, bytes], python: tuple[int, int]
     analyser, binary = choose()
     raw: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
     if binary:
-        for start in range(0, len(paths), _CHUNK):
-            for item in _ruff(binary, paths[start : start + _CHUNK], python):
-                path = item["filename"]
-                if path in raw:
-                    raw[path].append(item)
-    elif analyser.startswith("pyflakes"):
+        try:
+            for start in range(0, len(paths), _CHUNK):
+                for item in _ruff(binary, paths[start : start + _CHUNK], python):
+                    if item["filename"] in raw:
+                        raw[item["filename"]].append(item)
+        except (OSError, RuntimeError, ValueError):  # the binary cannot run here: the pure-Python fallback
+            raw = {p: [] for p in paths}
+            binary, analyser = None, "pyflakes"
+    if not binary and analyser.startswith("pyflakes"):
         for path in paths:
             raw[path] = _pyflakes(path, sources[path])
     return {
