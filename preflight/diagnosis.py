@@ -153,7 +153,7 @@ def _specific(facts: dict[str, Any]) -> bool:
     bases = facts["bases"]
     return any(b in bases for b in ("SyntaxError", "ImportError", "NameError", "PermissionError", "SystemExit")) or (
         "AttributeError" in bases and facts.get("obj_module") is not None
-    )
+    ) or ("KeyError" in bases and _reads_environ(facts["frames"]))
 
 
 def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: Context) -> None:
@@ -173,6 +173,13 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         _missing_name(check, facts["name"], name, facts, ctx)
     elif "AttributeError" in bases and facts.get("obj_module"):
         _missing_name(check, facts["obj_module"], facts.get("name") or "?", facts, ctx)
+    elif "KeyError" in bases and _reads_environ(facts["frames"]):
+        name = facts.get("key") or "?"
+        check.cause = "env_missing"
+        check.details["name"] = name
+        check.hint = (f"{name} is read with os.environ[...] at {check.file}:{check.line} but is not set: "
+                      f"set it for the container (docker run -e {name}=..., Kubernetes env, Cloud Run "
+                      f"--set-env-vars/--set-secrets), and list it under env.required in the manifest")
     elif "NameError" in bases:
         _name_error(check, facts)
     elif "PermissionError" in bases:
@@ -215,6 +222,13 @@ def _permission_denied(check: r.Check, path: str, ctx: Context) -> None:
     check.details.update(path=path, uid=ctx.uid)
     check.hint = (f"{path} is not readable by uid {ctx.uid}, so Python cannot load it. Fix ownership or "
                   f"mode in the image (COPY --chown=<user>, chmod -R a+rX), or run as a user that can read it")
+
+
+def _reads_environ(frames: list[dict[str, Any]]) -> bool:
+    """The exception came out of ``os.environ[...]`` (the stdlib's ``os._Environ.__getitem__``)."""
+    if not frames or frames[-1]["function"] != "__getitem__":
+        return False
+    return frames[-1]["file"] == "<frozen os>" or frames[-1]["file"].endswith(os.sep + "os.py")
 
 
 def _innermost_app_frame(frames: list[dict[str, Any]], ctx: Context) -> dict[str, Any] | None:

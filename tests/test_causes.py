@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import py_compile
 import shutil
@@ -252,3 +253,15 @@ def test_one_module_name_in_two_sys_path_entries(fixture_tree):
     assert check["details"]["hidden"] == [str(tree / "lib/settings.py")]
     assert check["details"]["hidden_defines"][str(tree / "lib/settings.py")] is True
     assert "first match on sys.path" in check["hint"]
+
+
+def test_variable_read_at_import_and_unset(fixture_tree):
+    tree = fixture_tree("environ_read")
+    check = run_cli(["check"], tree).check("app.payments")
+    assert check["cause"] == "env_missing"
+    assert check["details"]["name"] == "PREFLIGHT_FIXTURE_PAYMENTS_KEY"
+    assert (check["file"], check["line"]) == (str(tree / "app/payments.py"), 4)
+    canary = "canary-secret-value-123"
+    fixed = run_cli(["check"], tree, env=cli_env(PREFLIGHT_FIXTURE_PAYMENTS_KEY=canary))
+    assert fixed.returncode == 0
+    assert canary not in fixed.stderr + json.dumps(fixed.report)

@@ -165,6 +165,8 @@ def _facts(exc: BaseException) -> dict:
                 facts["modules"] = {facts["obj_module"]: _module_state(facts["obj_module"])}
     if isinstance(exc, OSError):
         facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        facts["key"] = exc.args[0]
     if isinstance(exc, SystemExit):
         facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
     return facts
