@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from conftest import cli_env, run_cli
-from dockerfixtures import docker
+from dockerfixtures import docker, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -56,6 +59,31 @@ def test_broken_image_fails_with_the_cause_from_inside(case_image, tmp_path):
     event = next(e for e in result.events() if e.get("cause") == "circular_import")
     assert event["severity"] == "ERROR"  # rendered here, as `check` renders it
     assert leftovers(result) == []
+
+
+def test_checks_run_as_the_images_own_user(case_image, tmp_path):
+    result = image_cli(tmp_path, case_image("permission_denied"))
+    assert result.returncode == 1
+    denied = checks(result, "import")["app.main"]
+    assert denied["cause"] == "permission_denied" and "uid 10001" in denied["hint"]  # USER app, not root
+
+
+def test_sigterm_while_the_container_checks_removes_it(case_image, tmp_path):
+    image = case_image("hang")  # app.main hangs at import; the manifest allows it 300 s
+    proc = subprocess.Popen([sys.executable, "-m", "preflight", "image", image, "--format", "json"], cwd=tmp_path,
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ours = ["ps", "-a", "-q", "--filter", "label=dev.preflight.image-check", "--filter", f"ancestor={image}"]
+    try:
+        created = wait_until(lambda: docker(*ours).stdout.split(), 120, "the check container")
+        wait_until(lambda: docker("top", created[0], check=False).stdout.count("\n") > 2, 120,
+                   "the checks inside it")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "interrupted by SIGTERM" in err
+    assert [c for c in created if docker("inspect", c, check=False).returncode == 0] == []
 
 
 def test_image_config_mistakes_are_reported(case_image, tmp_path):
