@@ -125,7 +125,7 @@ def _shell_form(argv: list[str]) -> str | None:
 
 
 def _runs_gate(argv: list[str]) -> bool:
-    return any(posixpath.basename(a) == GATE or a.endswith(f" {GATE} run") or f"{GATE} run " in a for a in argv)
+    return any(posixpath.basename(a) == GATE or f"{GATE} run" in a for a in argv)  # exec or shell form
 
 
 def _check(target: str, status: str, cause: str | None, config: ImageConfig, message: str,

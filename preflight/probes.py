@@ -16,7 +16,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Mapping
 
 PROBE_PATHS = ("/startup", "/healthz")
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -126,7 +126,7 @@ def wait_for_stop() -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def port_from(value: int | None, environ: dict[str, str] | os._Environ = os.environ) -> int | None:
+def port_from(value: int | None, environ: Mapping[str, str] = os.environ) -> int | None:
     """``--port`` when given, else ``$PORT`` when set (0 or empty: no TCP check)."""
     if value is None:
         raw = environ.get("PORT", "").strip()
