@@ -40,11 +40,12 @@ def check(
         runner.preload = [t.module for t in manifest.imports]
     if workers:
         runner.workers = workers
-    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))])]
+    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))],
+                fork="clean")]
     for index, target in enumerate(manifest.imports):
         request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout}
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
-                        fork_request=request))
+                        fork="preloaded"))
     outcomes = runner.run(jobs)
 
     probe = outcomes[ENVIRONMENT_JOB].result

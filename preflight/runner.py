@@ -33,14 +33,15 @@ class Job:
     """One child interpreter to run: ``script`` from ``_child/`` with ``args``, within ``timeout``.
 
     An argument equal to ``RESULT`` or ``STACK`` is replaced by the path of that child's file.
-    ``fork_request``: the ``run_import.py`` request, when a zygote may run this job as a fork.
+    ``fork``: whether a zygote may run it as a fork: ``"clean"`` before it preloads anything (as
+    clean as a fresh interpreter), ``"preloaded"`` after; ``None``: always a fresh interpreter.
     """
 
     key: str
     script: str
     args: list[str]
     timeout: float | None = None
-    fork_request: dict[str, Any] | None = None
+    fork: str | None = None
 
 
 @dataclass
@@ -100,7 +101,8 @@ class Runner:
     zygote_report: dict[str, Any] | None = None
     _running: list[_Running] = field(default_factory=list)
     _scratch: tempfile.TemporaryDirectory | None = None
-    _zygote: _Zygote | None = None
+    _zygote: _Zygote | None = None  # the one forks go to
+    _zygotes: list[_Zygote] = field(default_factory=list)  # every one alive, draining ones too
     _count: int = 0
 
     def run(self, jobs: list[Job]) -> dict[str, Outcome]:
@@ -110,7 +112,7 @@ class Runner:
         outcomes: dict[str, Outcome] = {}
         selector = selectors.DefaultSelector()
         try:
-            if self.preload is not None and any(j.fork_request for j in jobs):
+            if self.preload is not None and any(j.fork == "preloaded" for j in jobs):
                 self._start_zygote(selector)
             while pending or self._running:
                 self._start_pending(pending, selector)
@@ -127,9 +129,10 @@ class Runner:
 
     def kill_all(self) -> None:
         """SIGKILL every running child's process group (forks of the zygote too) and reap them all."""
-        zygote, self._zygote = self._zygote, None
-        if zygote is not None:
-            zygote.kill_all([r.pid for r in self._running if r.forked and r.pid])
+        self._zygote = None
+        for zygote in self._zygotes:
+            zygote.kill_all()
+        self._zygotes.clear()
         for running in self._running:
             if running.proc is not None:
                 _kill_group(running.proc.pid)
@@ -145,10 +148,10 @@ class Runner:
         for job in list(pending):
             if busy >= self.workers:
                 return
-            if job.fork_request and preloading:
+            if job.fork == "preloaded" and preloading:
                 continue  # waits for the zygote
             pending.remove(job)
-            if job.fork_request and zygote is not None:
+            if zygote is not None and (job.fork == "preloaded" or (job.fork == "clean" and preloading)):
                 self._fork(job, zygote)
             else:
                 self._start(job, selector)
@@ -185,7 +188,7 @@ class Runner:
         files = self._files()
         running = _Running(job, files, time.monotonic(), None, forked=True)
         running.deadline = _deadline(running.started, job.timeout)
-        zygote.submit(running)
+        zygote.submit(running, [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args])
         self._running.append(running)
 
     def _wait(self, selector: selectors.BaseSelector, pending: list[Job]) -> list[_Running]:
@@ -213,7 +216,8 @@ class Runner:
         now = time.monotonic()
         zygote = self._zygote
         if zygote is not None and not zygote.ready and now >= zygote.ready_deadline:
-            self._fall_back(f"preloading did not finish within {self.preload_timeout:g}s", selector)
+            self._fall_back(f"preloading did not finish within {self.preload_timeout:g}s", selector, pending)
+            zygote = None
         for running in self._running:
             if running in done or running.deadline is None or now < running.deadline:
                 continue
@@ -237,42 +241,60 @@ class Runner:
                 break
             if event["event"] == "ready":
                 self.zygote_report = {k: v for k, v in event.items() if k != "event"}
-                if event.get("fallback"):
-                    self._fall_back(event["fallback"], selector)
-                    break
+                if event.get("fallback"):  # it reaps what it runs, then exits: read on until then
+                    self.mode, self.mode_reason = "fresh", event["fallback"]
+                    zygote.draining = True
+                    self._zygote = None
+                    continue
+                if zygote is not self._zygote:  # ready too late: it was given up on
+                    continue
                 zygote.ready = True
                 self.mode = "zygote"
             elif event["event"] == "started":
-                zygote.running[event["key"]].pid = event["pid"]
+                zygote.started(event)
             elif event["event"] == "exited":
                 running = zygote.running.pop(event["key"])
                 running.returncode = event["returncode"]
                 done.append(running)
         return done
 
-    def _fall_back(self, reason: str, selector: selectors.BaseSelector) -> None:
+    def _fall_back(self, reason: str, selector: selectors.BaseSelector, pending: list[Job]) -> None:
+        """Stop the zygote (its forks too) and run in fresh interpreters what it had not finished."""
         self.mode, self.mode_reason = "fresh", reason
         zygote, self._zygote = self._zygote, None
         if zygote is not None:
-            zygote.close(selector)
+            selector.unregister(zygote.events_fd)
+            zygote.kill_all()
+            self._zygotes.remove(zygote)
+            self._requeue(zygote, pending)
 
     def _zygote_died(self, zygote: _Zygote, selector: selectors.BaseSelector, pending: list[Job]) -> None:
         status = zygote.close(selector)
-        if not zygote.ready:
-            self._fall_back(f"the zygote exited with status {status} while preloading", selector)
+        self._zygotes.remove(zygote)
+        if zygote.draining:
+            self._requeue(zygote, pending)
             return
         self._zygote = None
-        self.mode, self.mode_reason = "fresh", f"the zygote exited with status {status}; the rest ran fresh"
-        for running in list(zygote.running.values()):  # orphans: kill them, run their jobs again
+        self.mode = "fresh"
+        if zygote.ready:
+            self.mode_reason = f"the zygote exited with status {status}; the rest ran in fresh interpreters"
+        else:
+            self.mode_reason = f"the zygote exited with status {status} while preloading"
+        self._requeue(zygote, pending)
+
+    def _requeue(self, zygote: _Zygote, pending: list[Job]) -> None:
+        for running in list(zygote.running.values()):  # kill what it left, run those jobs afresh
             if running.pid:
                 _kill_group(running.pid)
             self._running.remove(running)
             pending.insert(0, running.job)
+        zygote.running.clear()
 
     def _stop_zygote(self, selector: selectors.BaseSelector) -> None:
-        zygote, self._zygote = self._zygote, None
-        if zygote is not None:
+        self._zygote = None
+        for zygote in self._zygotes:
             zygote.close(selector)
+        self._zygotes.clear()
 
     def _finish(self, running: _Running, selector: selectors.BaseSelector) -> Outcome:
         if running.forked:  # the zygote killed what the check left running and reaped it
@@ -307,6 +329,7 @@ class Runner:
         assert self._scratch is not None and self.preload is not None
         log = os.path.join(self._scratch.name, "zygote.out")
         self._zygote = _Zygote.start(self.interpreter, self.workdir, self.env, log, selector)
+        self._zygotes.append(self._zygote)
         self._zygote.ready_deadline = time.monotonic() + self.preload_timeout
         self._zygote.send({"op": "preload", "modules": self.preload})
 
@@ -319,6 +342,7 @@ class _Zygote:
         self.control = control
         self.events_fd = events
         self.ready = False
+        self.draining = False  # it fell back: it forks nothing more and exits when its forks are done
         self.ready_deadline = 0.0
         self.running: dict[str, _Running] = {}
         self._partial = b""
@@ -351,10 +375,10 @@ class _Zygote:
             return False
         return True
 
-    def submit(self, running: _Running) -> None:
-        request = dict(running.job.fork_request or {})
+    def submit(self, running: _Running, args: list[str]) -> None:
         self.running[running.job.key] = running
-        self.send({"op": "check", "key": running.job.key, "request": request, **running.files})
+        self.send({"op": "run", "key": running.job.key, "script": running.job.script, "args": args,
+                   "output": running.files["output"]})
 
     def kill(self, running: _Running) -> None:
         self.send({"op": "kill", "key": running.job.key})
@@ -366,33 +390,56 @@ class _Zygote:
         *complete, self._partial = (self._partial + chunk).split(b"\n")
         return [json.loads(line) for line in complete if line]
 
+    def started(self, event: dict[str, Any]) -> None:
+        running = self.running.get(event["key"])
+        if running is not None:
+            running.pid = event["pid"]
+
     def close(self, selector: selectors.BaseSelector) -> int:
         """Ask it to exit (it kills and reaps its forks); SIGKILL its group if it does not. Its status."""
-        if self.ready and self.send({"op": "exit"}):
+        if self.ready and not self.draining and self.send({"op": "exit"}):
             try:
                 self.proc.wait(KILL_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 pass
-        _kill_group(self.proc.pid)
-        status = self.proc.wait()
+        status = self._kill()
         selector.unregister(self.events_fd)
-        for fd in (self.control, self.events_fd):
-            os.close(fd)
+        self._close_fds()
         return status
 
-    def kill_all(self, forks: list[int]) -> None:
-        """On an interrupt: it kills its forks; anything it could not reach is killed from here."""
-        if self.ready and self.send({"op": "exit"}):
+    def kill_all(self) -> None:
+        """Nothing it started may outlive this: it kills its forks when it can take the order; every
+        fork it announced (the pipe keeps announcements after its death) is killed from here too."""
+        if self.ready and not self.draining and self.send({"op": "exit"}):
             try:
                 self.proc.wait(KILL_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
                 pass
+        self._kill()
+        while True:  # its end is closed now: read to the end of what it said
+            events = self.events()
+            for event in events:
+                if event is not None and event["event"] == "started":
+                    self.started(event)
+                elif event is not None and event["event"] == "exited":  # reaped: its pid may be reused
+                    self.running.pop(event["key"], None)
+            if None in events:
+                break
+        for running in self.running.values():
+            if running.pid:
+                _kill_group(running.pid)
+        self._close_fds()
+
+    def _kill(self) -> int:
         _kill_group(self.proc.pid)
-        for pid in forks:
-            _kill_group(pid)
-        self.proc.wait()
+        return self.proc.wait()
+
+    def _close_fds(self) -> None:
         for fd in (self.control, self.events_fd):
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _fork_unsupported() -> str | None:

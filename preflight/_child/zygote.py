@@ -5,37 +5,40 @@ Protocol (started by path, standard library only, never imports preflight):
     python zygote.py CONTROL_FD EVENTS_FD
 
 The parent writes JSON lines to CONTROL_FD:
-    {"op": "preload", "modules": ["app.main", ...]}      once, first
-    {"op": "check", "key": K, "request": {...}, "result": P, "output": P, "stack": P}
-    {"op": "kill", "key": K}                              SIGKILL that check's process group
-    {"op": "exit"}                                        kill every check, reap them, exit
+    {"op": "run", "key": K, "script": "run_import.py", "args": [...], "output": PATH}
+        fork, and run that ``_child`` script in the fork as ``python SCRIPT ARGS...`` would, its
+        stdout and stderr going to PATH. Before "preload" the fork is as clean as a fresh
+        interpreter (the environment probe runs so); after it, it has the preloaded modules.
+    {"op": "preload", "modules": ["app.main", ...]}      once
+    {"op": "kill", "key": K}                              SIGKILL that fork's process group
+    {"op": "exit"}                                        kill every fork, reap them, exit
 End of file on CONTROL_FD means the same as "exit". The zygote writes JSON lines to EVENTS_FD:
-    {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
-     "files": [every loaded module's file], "fallback": null | "why forking is unsafe here"}
-                                                          after a fallback the zygote exits
     {"event": "started", "key": K, "pid": N}
+    {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
+     "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
+        after a fallback the zygote forks nothing more: it reaps what runs, then exits
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
 
 What is preloaded is found without running application code: the import statements of the listed
 modules' files (and of the application modules they import, transitively) are read with ``ast``;
 each imported module whose top level resolves outside the application's directories (stdlib,
-site-packages) is imported here. Each check is then a forked child that sets up its own process
-group, output file and faulthandler deadline exactly as ``run_import.py`` does, and imports its
-module as the first application import of its process. The child unwinds the zygote's loop, and
-what a fresh interpreter's exit does observably still happens (non-daemon threads joined, atexit
-handlers run), but without tearing every preloaded module down.
+site-packages) is imported here. A fork then starts as ``python SCRIPT`` does (``sys.argv``,
+``sys.path[0]`` the script's directory) and runs ``run_import.main`` itself: its own process group,
+output file, faulthandler deadline and result file, its module the first application import of
+its process. On leaving, the fork does what a fresh interpreter's exit does observably (non-daemon
+threads joined, atexit handlers run, streams flushed) without tearing every preloaded module down.
 """
 
 from __future__ import annotations
 
 import ast
-import faulthandler
 import gc
 import importlib
 import importlib.machinery
 import importlib.util
 import json
 import os
+import runpy
 import selectors
 import signal
 import sys
@@ -45,13 +48,14 @@ import time
 
 import run_import  # this script's directory, still sys.path[0]
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
 
 _MAX_APP_FILES = 5000
 
 
 class _Child(Exception):
-    """Raised in a freshly forked child to unwind the zygote's loop and run one check in ``main``."""
+    """Raised in a freshly forked child to unwind the zygote's loop and run one script in ``main``."""
 
     def __init__(self, message: dict) -> None:
         super().__init__()
@@ -63,61 +67,53 @@ def main(argv: list[str]) -> int:
     try:
         return _serve(control, events)
     except _Child as child:
-        status = _check(child.message)
+        status = _run(child.message)
     _finalize_quickly()
     os._exit(status)
 
 
-def _finalize_quickly() -> None:
-    """What a fresh interpreter's exit does that a check can observe, without tearing down every
-    preloaded module (slow, and it copies each shared page): join non-daemon threads, run atexit."""
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None:
-        shutdown()
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-
-
 def _serve(control: int, events: int) -> int:
     reader = _Lines(control)
-    first = reader.next_blocking()
-    if first is None or first.get("op") != "preload":
-        return 2
+    selector = selectors.DefaultSelector()
+    children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
+    while True:  # forks asked for before the preload are as clean as fresh interpreters
+        message = reader.next_blocking()
+        if message is None or message["op"] == "exit":
+            _kill_all(children)
+            return 0
+        if message["op"] == "run":
+            _fork(message, selector, children, events, reader)
+        elif message["op"] == "preload":
+            break
     started = time.monotonic()
-    preloaded, failed = preload(dependency_closure(first["modules"]))
+    preloaded, failed = preload(dependency_closure(message["modules"]))
     fallback = unsafe_to_fork()
     files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values())) if isinstance(f, str)})
     _send(events, {"event": "ready", "preloaded": preloaded, "failed": failed, "fallback": fallback,
                    "preload_ms": round((time.monotonic() - started) * 1000, 1), "files": files})
     if fallback:
+        for pidfd in list(children):
+            _reap(selector, pidfd, children, events)
         return 0
-    gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each child
-    children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
-    with selectors.DefaultSelector() as selector:
-        selector.register(control, selectors.EVENT_READ, None)
-        while True:
-            ready = selector.select(0 if reader.queue else None)
-            for key, _ in ready:
-                if key.data is not None:
-                    _reap(selector, key.fd, children, events)
-            if not reader.queue and not any(key.data is None for key, _ in ready):
-                continue
-            for message in reader.available():
-                if message is None or message["op"] == "exit":
-                    _kill_all(children)
-                    return 0
-                if message["op"] == "check":
-                    _fork(message, selector, children, events, reader)
-                elif message["op"] == "kill":
-                    for key_, pid in children.values():
-                        if key_ == message["key"]:
-                            _kill_group(pid)
+    gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each fork
+    selector.register(control, selectors.EVENT_READ, None)
+    while True:
+        ready = selector.select(0 if reader.queue else None)
+        for key, _ in ready:
+            if key.data is not None:
+                _reap(selector, key.fd, children, events)
+        if not reader.queue and not any(key.data is None for key, _ in ready):
+            continue
+        for message in reader.available():
+            if message is None or message["op"] == "exit":
+                _kill_all(children)
+                return 0
+            if message["op"] == "run":
+                _fork(message, selector, children, events, reader)
+            elif message["op"] == "kill":
+                for key_, pid in children.values():
+                    if key_ == message["key"]:
+                        _kill_group(pid)
 
 
 class _Lines:
@@ -160,10 +156,11 @@ def _fork(message: dict, selector, children: dict, events: int, reader: _Lines) 
     pid = os.fork()
     if pid == 0:
         os.setpgid(0, 0)
+        selector.close()  # only this process's descriptor: the zygote's registrations stay
         reader.close()
         for fd in [events, *children]:
             os.close(fd)
-        raise _Child(message)  # the selector closes its own descriptor as the stack unwinds
+        raise _Child(message)
     try:
         os.setpgid(pid, pid)  # also here, so that its group exists before anyone may kill it
     except OSError:
@@ -199,8 +196,8 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _check(message: dict) -> int:
-    """In the forked child: the same steps as ``run_import.main``, on this process's own files."""
+def _run(message: dict) -> int:
+    """In the fork: become ``python SCRIPT ARGS...`` with output to the given file, and run it."""
     output = os.open(message["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(output, 1)
     os.dup2(output, 2)
@@ -208,16 +205,32 @@ def _check(message: dict) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    request = message["request"]
-    sys.argv = [run_import.__file__, json.dumps(request), message["result"], message["stack"]]
-    stack_file = open(message["stack"], "w")
-    faulthandler.enable(file=stack_file)
-    if request.get("timeout"):
-        faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
-    result = run_import.check_module(request["module"], request.get("symbols", []))
-    faulthandler.cancel_dump_traceback_later()
-    run_import.write_result(message["result"], result)
+    script = os.path.join(HERE, message["script"])
+    sys.argv = [script, *message["args"]]
+    sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
+    try:
+        if message["script"] == "run_import.py":
+            return run_import.main(sys.argv)
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
+
+
+def _finalize_quickly() -> None:
+    """What a fresh interpreter's exit does that a check can observe, without tearing down every
+    preloaded module (slow, and it copies each shared page): join non-daemon threads, run atexit."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
 
 
 def library_dirs() -> set[str]:
