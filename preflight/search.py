@@ -54,7 +54,7 @@ def find_module_files(dotted: str, roots: list[str]) -> Found:
     """Where the source of module ``dotted`` lies below ``roots``, or what is left of it."""
     parts = dotted.split(".")
     found = Found()
-    for base in candidate_dirs(roots):
+    for base in _import_roots(roots):
         package = os.path.join(base, *parts)
         module = package + ".py"
         for path in (package, module):
@@ -73,8 +73,15 @@ def exists_in_app(top: str, roots: list[str]) -> bool:
     """True when a package or module named ``top`` lies anywhere below ``roots``."""
     return any(
         os.path.exists(os.path.join(base, top)) or os.path.exists(os.path.join(base, top + ".py"))
-        for base in candidate_dirs(roots)
+        for base in _import_roots(roots)
     )
+
+
+def _import_roots(roots: list[str]) -> list[str]:
+    """Directories that could be a sys.path entry: inside a package, a file is a submodule
+    (``app/cache/redis.py`` is ``app.cache.redis``, never the top-level ``redis``)."""
+    given = {os.path.realpath(r) for r in roots}
+    return [d for d in candidate_dirs(roots) if d in given or not os.path.exists(os.path.join(d, "__init__.py"))]
 
 
 def _empty_dir(path: str) -> bool:

@@ -265,3 +265,12 @@ def test_variable_read_at_import_and_unset(fixture_tree):
     fixed = run_cli(["check"], tree, env=cli_env(PREFLIGHT_FIXTURE_PAYMENTS_KEY=canary))
     assert fixed.returncode == 0
     assert canary not in fixed.stderr + json.dumps(fixed.report)
+
+
+def test_missing_library_beside_a_namesake_submodule_is_not_a_path_problem(fixture_tree):
+    """``app/cache/redis_fixture_client_lib/`` is ``app.cache.…``: no PYTHONPATH makes it the library."""
+    tree = fixture_tree("submodule_namesake")
+    check = run_cli(["check"], tree).check("app.cache.redis")
+    assert check["cause"] == "distribution_missing"
+    assert check["details"]["install"] == "redis-fixture-client-lib"
+    assert (check["file"], check["line"]) == (str(tree / "app/cache/redis.py"), 2)
