@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command in ("serve", "probe", "schema"):
+        return _dispatch(args)
+    with _signals_interrupt():  # from the start: as PID 1 an unhandled SIGTERM would be ignored
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "schema":
             return _schema()

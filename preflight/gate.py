@@ -54,7 +54,11 @@ def check(
         checks.append(_broken_interpreter(interpreter, outcomes[ENVIRONMENT_JOB].output_tail))
     ctx = _context(manifest, probe, workdir)
     for index, target in enumerate(manifest.imports):
-        checks += diagnose_import(target, outcomes[f"import:{index}"], ctx)
+        if probe is None:  # not a working Python: what its children did says nothing about the app
+            checks.append(r.Check(kind="import", target=target.module, status=r.SKIPPED,
+                                  message=f"not checked: {interpreter} cannot run the checks"))
+        else:
+            checks += diagnose_import(target, outcomes[f"import:{index}"], ctx)
     if manifest.static:
         from preflight import static
 

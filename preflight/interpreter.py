@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sys
 
 from preflight.errors import UsageError
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
-# pip writes this two-line launcher when the interpreter path is too long for a shebang.
-_SH_LAUNCHER = re.compile(r"^'''exec' '?\"?(?P<python>[^\"' ]+)")
+_SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
 
 
 def interpreter_for(command: list[str]) -> str:
@@ -26,13 +26,18 @@ def interpreter_for(command: list[str]) -> str:
     if _PYTHON_NAME.match(os.path.basename(program)):
         return program
     shebang = _shebang_python(program)
+    if shebang and not (os.path.isfile(shebang) and os.access(shebang, os.X_OK)):
+        from preflight.handoff import ExecFailed
+
+        raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
+                         tip="reinstall the package into the image's environment, so its scripts point at it")
     return shebang or sys.executable
 
 
 def _shebang_python(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:
-            head = handle.read(512).decode("utf-8", errors="replace").splitlines()
+            head = handle.read(1024).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return None
     if not head or not head[0].startswith("#!"):
@@ -45,10 +50,12 @@ def _shebang_python(path: str) -> str | None:
         words = [shutil.which(args[0]) or args[0]] if args else []
     if words and _PYTHON_NAME.match(os.path.basename(words[0])):
         return words[0]
-    if words and os.path.basename(words[0]) == "sh" and len(head) > 1:
-        match = _SH_LAUNCHER.match(head[1])
-        if match:
-            return match["python"]
+    if words and os.path.basename(words[0]) == "sh" and len(head) > 1 and head[1].startswith(_SH_LAUNCHER):
+        try:
+            launcher = shlex.split(head[1][len(_SH_LAUNCHER):])
+        except ValueError:
+            return None
+        return launcher[0] if launcher else None
     return None
 
 

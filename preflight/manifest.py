@@ -18,7 +18,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PositiveFloat,
     ValidationError,
 )
 
@@ -62,6 +61,7 @@ def _env_name(value: str) -> str:
 
 
 ModuleName = Annotated[str, AfterValidator(_dotted("module"))]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
 SymbolPath = Annotated[str, AfterValidator(_dotted("attribute"))]
 Severity = Literal["fail", "warn", "off"]
 
@@ -75,7 +75,7 @@ class ImportEntry(_Strict):
 
     module: ModuleName
     symbols: list[SymbolPath] = Field(default_factory=list)
-    timeout: PositiveFloat | None = None
+    timeout: Seconds | None = None
 
 
 class EnvSection(_Strict):
@@ -120,7 +120,7 @@ class ManifestModel(_Strict):
     sys_path: list[str] = Field(default_factory=list)
     env: EnvSection = Field(default_factory=EnvSection)
     distributions: list[Annotated[str, AfterValidator(_requirement)]] = Field(default_factory=list)
-    timeout: PositiveFloat = 10.0
+    timeout: Seconds = 10.0
     imports: list[Annotated[ImportEntry, BeforeValidator(_short_import)]] = Field(min_length=1)
     static: Annotated[Union[StaticSection, None], BeforeValidator(_static)] = None
 
@@ -191,6 +191,8 @@ def _parse_yaml(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise ManifestError(path, ["malformed YAML: an alias refers to itself"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -200,7 +202,10 @@ def _parse_yaml(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
         loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
-        _record_lines(node, (), lines)
+        try:
+            _record_lines(node, (), lines)
+        except RecursionError:
+            raise ManifestError(path, ["malformed YAML: an alias refers to itself"]) from None
     return data, lines
 
 

@@ -26,6 +26,8 @@ CASES = {
     "not_a_mapping": ("- marker\n", "must be a mapping"),
     "bad_requirement": ("version: 1\ndistributions: [\"redis>>5\"]\nimports: [marker]\n",
                         "line 2: distributions.0: 'redis>>5' is not a PEP 508 requirement"),
+    "huge_timeout": ("version: 1\ntimeout: 1e308\nimports: [marker]\n", "line 2: timeout: Input should be less than or equal to 3600"),
+    "self_alias": ("version: 1\nimports: &a [*a]\n", "malformed YAML"),
     "bad_python": ("version: 1\npython: \"three\"\nimports: [marker]\n", "line 2: python: 'three' is not a version"),
 }
 

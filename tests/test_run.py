@@ -163,3 +163,32 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_pip_sh_launcher_with_a_space_in_the_path(fixture_tree, tmp_path):
+    venv = tmp_path / "my venvs" / "svc"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = tmp_path / "launcher"
+    script.write_text(f"#!/bin/sh\n'''exec' \"{venv}/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\nprint(sys.prefix)\n")
+    script.chmod(0o755)
+    result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
+    assert result.returncode == 0, result.stderr
+    assert result.report["interpreter"] == f"{venv}/bin/python"
+    assert result.stdout.strip() == str(venv)
+
+
+def test_script_whose_interpreter_is_gone_exits_127(fixture_tree, tmp_path):
+    script = tmp_path / "stale-script"
+    script.write_text("#!/nonexistent/venv/bin/python3\nprint('never')\n")
+    script.chmod(0o755)
+    result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
+    assert result.returncode == 127
+    assert "names an interpreter that does not exist or cannot run: /nonexistent/venv/bin/python3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_non_python_interpreter_skips_the_imports(fixture_tree):
+    result = run_cli(["check", "--python", "/bin/true"], fixture_tree("server_probe"))
+    assert result.returncode == 1
+    assert result.check("/bin/true", kind="python")["status"] == "failed"
+    assert result.check("json")["status"] == "skipped"
