@@ -6,14 +6,15 @@ import json
 import os
 import sys
 import time
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from preflight import fingerprint
 from preflight import report as r
-from preflight.diagnosis import Context, diagnose_import
-from preflight.environment import check_environment
 from preflight.runner import RESULT, STACK, Job, Runner
 from preflight.spec import Manifest
+
+if TYPE_CHECKING:
+    from preflight.diagnosis import Context
 
 ENVIRONMENT_JOB = "environment"
 
@@ -47,6 +48,8 @@ def check(
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
     outcomes = runner.run(jobs)
+    from preflight.diagnosis import diagnose_import  # imported while the checks ran (see cli._gate)
+    from preflight.environment import check_environment
 
     probe = outcomes[ENVIRONMENT_JOB].result
     checks = check_environment(manifest, probe, environ)
@@ -63,6 +66,7 @@ def check(
         from preflight import static
 
         checks += static.run(manifest, probe, workdir).checks
+    _redact(checks, environ)
     report = r.Report(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -89,6 +93,8 @@ def probe_environment(manifest: Manifest, interpreter: str = sys.executable, wor
 
 
 def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
+    from preflight.diagnosis import Context
+
     probe = probe or {}
     return Context(
         workdir=workdir,
@@ -98,6 +104,16 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         uid=probe.get("uid"),
         app_tops={t.module.split(".")[0] for t in manifest.imports},
     )
+
+
+def _redact(checks: list[r.Check], environ: Mapping[str, str]) -> None:
+    """Replace environment values the application echoed (in messages, tracebacks, output) by names."""
+    from preflight.redact import redact, secret_values
+
+    secrets = secret_values(environ)
+    for check in checks:
+        for name in ("message", "hint", "stack_trace", "output", "details"):
+            setattr(check, name, redact(getattr(check, name), secrets))
 
 
 def _broken_interpreter(interpreter: str, output: str) -> r.Check:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import run_cli
 
 
@@ -38,3 +40,15 @@ def test_report_matches_the_log(fixture_tree):
     causes_in_log = sorted(e["cause"] for e in result.events() if e.get("cause"))
     causes_in_report = sorted(c["cause"] for c in result.report["checks"] if c.get("cause"))
     assert causes_in_log == causes_in_report == ["name_error", "name_error"]
+
+
+def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree):
+    from conftest import cli_env
+
+    canary = "canary-9f8e7d6c5b"
+    result = run_cli(["check"], fixture_tree("echoes_secret"), env=cli_env(PREFLIGHT_FIXTURE_DB_PASSWORD=canary))
+    check = result.check("app.settings")
+    assert check["cause"] == "import_error" and check["error_type"] == "ValueError"
+    assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["message"]
+    assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["output"]
+    assert canary not in result.stderr + result.stdout + json.dumps(result.report)
