@@ -192,7 +192,8 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
     from preflight import gate, manifest_cache
 
     started = time.monotonic()
-    logging_ready = _import_in_background("preflight.log")  # structlog loads while the checks run
+    # structlog (the log pipeline) and the diagnosis load on the other core while the checks run
+    logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
     manifest = manifest_cache.load(manifest_path)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
     distrust = None
@@ -216,12 +217,16 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
     return _publish(report, args, starting)
 
 
-def _import_in_background(module: str):
-    """Import ``module`` in a daemon thread; join it before use (an import error resurfaces then)."""
+def _import_in_background(*modules: str):
+    """Import ``modules`` in a daemon thread; join it before use (a failed import fails again there)."""
     import importlib
     import threading
 
-    thread = threading.Thread(target=importlib.import_module, args=(module,), daemon=True)
+    def load() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, daemon=True, name="preflight-imports")
     thread.start()
     return thread
 
