@@ -200,8 +200,14 @@ def _missing_name(check: r.Check, module: str, name: str, facts: dict[str, Any],
     for explain in (_circular, _shadowed):
         if explain(check, module, name, facts, ctx):
             return
-    if not _unreadable(check, module, facts, ctx):
-        _symbol_missing(check, module, name, facts, ctx)
+    if _unreadable(check, module, facts, ctx):
+        return
+    state = facts.get("modules", {}).get(module) or {}
+    if state.get("loaded") and not state.get("file") and "ImportError" in facts.get("bases", ()):
+        # ``from namespace_pkg import sub``: a namespace package has nothing but submodules
+        _module_not_found(check, ImportTarget(f"{module}.{name}"), {**facts, "name": f"{module}.{name}"}, ctx)
+        return
+    _symbol_missing(check, module, name, facts, ctx)
 
 
 def _unreadable(check: r.Check, module: str, facts: dict[str, Any], ctx: Context) -> bool:
@@ -327,7 +333,15 @@ def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any
     check.details.update(module=module, name=name, module_file=where, did_you_mean=close)
     check.message = check.message or f"{module} has no attribute {name!r}"
     suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    check.hint = f"{module} ({where}) defines no {name!r}.{suggestion} Define or re-export it there, or fix the name"
+    if state.get("stdlib") and not ctx.is_app_file(where):
+        check.hint = (f"the standard library's {module} in this Python has no {name!r}.{suggestion} It was removed or "
+                      f"renamed in this version: update the code, or use the Python version it was written for")
+    elif where and not ctx.is_app_file(where):  # a library: the installed version is not the one the code expects
+        check.hint = (f"{module} ({where}) is not your code and this installed version has no {name!r}.{suggestion} "
+                      f"Pin the version your code was written for (pip show {module.split('.')[0]}), or "
+                      f"update the code")
+    else:
+        check.hint = f"{module} ({where}) defines no {name!r}.{suggestion} Define or re-export it there, or fix the name"
 
 
 def _name_error(check: r.Check, facts: dict[str, Any]) -> None:

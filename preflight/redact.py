@@ -7,9 +7,11 @@ a secret is replaced by ``<redacted:$NAME>`` before the report exists.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
-MIN_LENGTH = 6
+MIN_LENGTH = 8
+_VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
 _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
            "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT"}
@@ -21,7 +23,7 @@ def secret_values(environ: Mapping[str, str]) -> dict[str, str]:
     for name, value in environ.items():
         if name in _BENIGN or name.startswith(("LC_", "XDG_")) or len(value) < MIN_LENGTH:
             continue
-        if value.startswith(("/", "./", "~")) or value.isdigit() or value.lower() in ("true", "false"):
+        if value.startswith(("/", "./", "~")) or _VERSION_LIKE.fullmatch(value) or value.lower() in ("true", "false"):
             continue
         found.setdefault(value, name)
     return dict(sorted(found.items(), key=lambda item: -len(item[0])))

@@ -274,3 +274,19 @@ def test_missing_library_beside_a_namesake_submodule_is_not_a_path_problem(fixtu
     assert check["cause"] == "distribution_missing"
     assert check["details"]["install"] == "redis-fixture-client-lib"
     assert (check["file"], check["line"]) == (str(tree / "app/cache/redis.py"), 2)
+
+
+def test_missing_submodule_of_a_namespace_package_and_a_name_a_library_lacks(tmp_path):
+    (tmp_path / "app/plugins").mkdir(parents=True)  # a namespace package: no __init__.py
+    (tmp_path / "app/__init__.py").write_text("")
+    (tmp_path / "app/main.py").write_text("from app.plugins import billing\n")
+    (tmp_path / "app/legacy.py").write_text("import os\nfrom json import loadz\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.main, app.legacy]\n")
+    result = run_cli(["check"], tmp_path)
+    plugin = result.check("app.main")
+    assert plugin["cause"] == "module_not_found"
+    assert plugin["details"]["missing"] == "app.plugins.billing"
+    assert (plugin["file"], plugin["line"]) == (str(tmp_path / "app/main.py"), 1)
+    legacy = result.check("app.legacy")
+    assert legacy["cause"] == "symbol_missing" and legacy["details"]["did_you_mean"][0] == "loads"
+    assert "standard library's json" in legacy["hint"]
