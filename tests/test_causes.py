@@ -288,5 +288,5 @@ def test_missing_submodule_of_a_namespace_package_and_a_name_a_library_lacks(tmp
     assert plugin["details"]["missing"] == "app.plugins.billing"
     assert (plugin["file"], plugin["line"]) == (str(tmp_path / "app/main.py"), 1)
     legacy = result.check("app.legacy")
-    assert legacy["cause"] == "symbol_missing" and legacy["details"]["did_you_mean"][0] == "loads"
+    assert legacy["cause"] == "symbol_missing" and "loads" in legacy["details"]["did_you_mean"]
     assert "standard library's json" in legacy["hint"]
