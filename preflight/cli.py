@@ -248,7 +248,9 @@ def _publish(report, args: argparse.Namespace, starting: bool = False):
         try:
             write_report(report, args.report)
         except OSError as exc:
-            logger.warning(f"could not write the report to {args.report}: {exc.strerror}", path=args.report)
+            logger.error(f"could not write the report to {args.report}: {exc.strerror}", path=args.report,
+                         hint="`preflight probe` reads this file: point --report or PREFLIGHT_REPORT at a "
+                              "writable path (a read-only root filesystem needs an emptyDir or tmpfs there)")
     return report
 
 
