@@ -143,18 +143,19 @@ class Runner:
 
     def _start_pending(self, pending: list[Job], selector: selectors.BaseSelector) -> None:
         zygote = self._zygote
-        preloading = zygote is not None and not zygote.ready
-        busy = len(self._running) + (1 if preloading else 0)
+        if zygote is not None:  # it bounds its forks by the cores itself, and starts each when it can
+            for job in [j for j in pending if j.fork == "preloaded" or (j.fork == "clean" and not zygote.preloading)]:
+                pending.remove(job)
+                self._fork(job, zygote)
+            if not zygote.preloading:
+                zygote.preloading = True
+                zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers})
+        busy = len([r for r in self._running if not r.forked])
         for job in list(pending):
             if busy >= self.workers:
                 return
-            if job.fork == "preloaded" and preloading:
-                continue  # waits for the zygote
             pending.remove(job)
-            if zygote is not None and (job.fork == "preloaded" or (job.fork == "clean" and preloading)):
-                self._fork(job, zygote)
-            else:
-                self._start(job, selector)
+            self._start(job, selector)
             busy += 1
 
     def _files(self) -> dict[str, str]:
@@ -186,8 +187,7 @@ class Runner:
 
     def _fork(self, job: Job, zygote: _Zygote) -> None:
         files = self._files()
-        running = _Running(job, files, time.monotonic(), None, forked=True)
-        running.deadline = _deadline(running.started, job.timeout)
+        running = _Running(job, files, time.monotonic(), None, forked=True)  # the deadline runs once started
         zygote.submit(running, [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args])
         self._running.append(running)
 
@@ -226,6 +226,8 @@ class Runner:
                 _kill_group(running.pid if running.forked else running.proc.pid)  # type: ignore[union-attr]
                 if running.forked:
                     running.returncode = -signal.SIGKILL
+                    for owner in self._zygotes:
+                        owner.running.pop(running.job.key, None)
                 done.append(running)
             else:  # the zygote kills and reaps it, then reports; the backstop fires after the grace
                 running.timed_out = True
@@ -245,6 +247,10 @@ class Runner:
                     self.mode, self.mode_reason = "fresh", event["fallback"]
                     zygote.draining = True
                     self._zygote = None
+                    for running in [r for r in zygote.running.values() if not r.pid]:  # never forked
+                        del zygote.running[running.job.key]
+                        self._running.remove(running)
+                        pending.insert(0, running.job)
                     continue
                 if zygote is not self._zygote:  # ready too late: it was given up on
                     continue
@@ -252,10 +258,16 @@ class Runner:
                 self.mode = "zygote"
             elif event["event"] == "started":
                 zygote.started(event)
+            elif event["event"] == "returned":  # a helper fork of the zygote gave these back
+                for key in event["keys"]:
+                    running = zygote.running.get(key)
+                    if running is not None and not running.pid:
+                        zygote.submit(running, zygote.args[key])
             elif event["event"] == "exited":
-                running = zygote.running.pop(event["key"])
-                running.returncode = event["returncode"]
-                done.append(running)
+                running = zygote.running.pop(event["key"], None)
+                if running is not None:  # else: killed from here after its grace, already done
+                    running.returncode = event["returncode"]
+                    done.append(running)
         return done
 
     def _fall_back(self, reason: str, selector: selectors.BaseSelector, pending: list[Job]) -> None:
@@ -331,7 +343,6 @@ class Runner:
         self._zygote = _Zygote.start(self.interpreter, self.workdir, self.env, log, selector)
         self._zygotes.append(self._zygote)
         self._zygote.ready_deadline = time.monotonic() + self.preload_timeout
-        self._zygote.send({"op": "preload", "modules": self.preload})
 
 
 class _Zygote:
@@ -342,9 +353,11 @@ class _Zygote:
         self.control = control
         self.events_fd = events
         self.ready = False
+        self.preloading = False  # the preload was asked for: forks from now on carry it
         self.draining = False  # it fell back: it forks nothing more and exits when its forks are done
         self.ready_deadline = 0.0
         self.running: dict[str, _Running] = {}
+        self.args: dict[str, list[str]] = {}
         self._partial = b""
 
     @classmethod
@@ -377,8 +390,9 @@ class _Zygote:
 
     def submit(self, running: _Running, args: list[str]) -> None:
         self.running[running.job.key] = running
+        self.args[running.job.key] = args
         self.send({"op": "run", "key": running.job.key, "script": running.job.script, "args": args,
-                   "output": running.files["output"]})
+                   "output": running.files["output"], "after_preload": running.job.fork == "preloaded"})
 
     def kill(self, running: _Running) -> None:
         self.send({"op": "kill", "key": running.job.key})
@@ -394,6 +408,8 @@ class _Zygote:
         running = self.running.get(event["key"])
         if running is not None:
             running.pid = event["pid"]
+            running.started = time.monotonic()
+            running.deadline = _deadline(running.started, running.job.timeout)
 
     def close(self, selector: selectors.BaseSelector) -> int:
         """Ask it to exit (it kills and reaps its forks); SIGKILL its group if it does not. Its status."""
@@ -410,11 +426,11 @@ class _Zygote:
     def kill_all(self) -> None:
         """Nothing it started may outlive this: it kills its forks when it can take the order; every
         fork it announced (the pipe keeps announcements after its death) is killed from here too."""
-        if self.ready and not self.draining and self.send({"op": "exit"}):
-            try:
-                self.proc.wait(KILL_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
+        try:  # SIGTERM: the zygote and its helpers kill the forks they made, even mid-fork, and exit
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(KILL_GRACE_SECONDS)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
         self._kill()
         while True:  # its end is closed now: read to the end of what it said
             events = self.events()

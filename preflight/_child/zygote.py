@@ -12,12 +12,13 @@ The parent writes JSON lines to CONTROL_FD:
     {"op": "preload", "modules": ["app.main", ...]}      once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
-End of file on CONTROL_FD means the same as "exit". The zygote writes JSON lines to EVENTS_FD:
+End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit. The zygote writes JSON lines to EVENTS_FD:
     {"event": "started", "key": K, "pid": N}
     {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
      "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
         after a fallback the zygote forks nothing more: it reaps what runs, then exits
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
+    {"event": "returned", "keys": [K, ...]}               not started after all: ask again
 
 What is preloaded is found without running application code: the import statements of the listed
 modules' files (and of the application modules they import, transitively) are read with ``ast``;
@@ -73,47 +74,270 @@ def main(argv: list[str]) -> int:
 
 
 def _serve(control: int, events: int) -> int:
-    reader = _Lines(control)
-    selector = selectors.DefaultSelector()
-    children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
+    server = _Server(_Lines(control), events)
+    signal.signal(signal.SIGTERM, server.terminate)  # the parent's way to stop it while it preloads
     while True:  # forks asked for before the preload are as clean as fresh interpreters
-        message = reader.next_blocking()
+        message = server.reader.next_blocking()
         if message is None or message["op"] == "exit":
-            _kill_all(children)
+            server.kill_all()
             return 0
-        if message["op"] == "run":
-            _fork(message, selector, children, events, reader)
-        elif message["op"] == "preload":
+        if message["op"] == "preload":
             break
-    started = time.monotonic()
-    preloaded, failed = preload(dependency_closure(message["modules"]))
-    fallback = unsafe_to_fork()
-    files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values())) if isinstance(f, str)})
-    _send(events, {"event": "ready", "preloaded": preloaded, "failed": failed, "fallback": fallback,
-                   "preload_ms": round((time.monotonic() - started) * 1000, 1), "files": files})
-    if fallback:
-        for pidfd in list(children):
-            _reap(selector, pidfd, children, events)
+        server.handle(message)
+    return server.preload_and_serve(message)
+
+
+class _Server:
+    """The zygote's state: its forks, the runs waiting for their dependencies, what is preloaded.
+
+    Preloading and forking interleave: runs are ordered by how few dependencies they need, their
+    dependencies preloaded in that order, and each run forked as soon as all of its own are in
+    (at most ``workers - 1`` forks while this process still preloads on a core of its own).
+    """
+
+    def __init__(self, reader: _Lines, events: int) -> None:
+        self.reader = reader
+        self.events = events
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
+        self.waiting: list[dict] = []  # runs to fork once their dependencies are preloaded
+        self.needs: dict[str, list[str]] = {}  # run key -> modules to preload first
+        self.done: set[str] = set()
+        self.preloaded: list[str] = []
+        self.failed: list[dict] = []
+        self.workers = 1
+        self.limit = 1
+        self.preloading = False
+        self.helper_pipes: list[int] = []  # write ends: closed when the preload is done
+        self.extra_fds: list[int] = []
+        self.scanner: _Scanner | None = None
+        self.unsafe: str | None = None
+        self.safe_modules: set[str] = set(sys.modules)
+
+    def handle(self, message: dict) -> bool:
+        """Act on one control message; False when the zygote must stop."""
+        if message is None or message["op"] == "exit":
+            self.kill_all()
+            return False
+        if message["op"] == "run":
+            if message.get("after_preload"):
+                self.waiting.append(message)
+                if self.scanner is not None:
+                    self.needs[message["key"]] = self._needs(message)
+            else:
+                self._fork(message)
+        elif message["op"] == "kill":
+            for key, pid in self.children.values():
+                if key == message["key"]:
+                    _kill_group(pid)
+        return True
+
+    def preload_and_serve(self, message: dict) -> int:
+        started = time.monotonic()
+        self.workers = max(1, int(message.get("workers") or 1))
+        self.limit = self.workers
+        self.scanner = _Scanner(message["modules"])
+        for run in self.waiting:
+            self.needs[run["key"]] = self._needs(run)
+        self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
+        self.preloading = True
+        for name, names in self.scanner.order([self.needs[run["key"]] for run in self.waiting]):
+            self._preload(name, names)
+            if not self.service(block=False):
+                return 0
+            if self.unsafe:
+                break
+        self.preloading = False
+        self.unsafe = self.unsafe or self._unsafe()
+        files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+                        if isinstance(f, str)})
+        self.limit = self.workers
+        _send(self.events, {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
+                            "fallback": self.unsafe, "files": files,
+                            "preload_ms": round((time.monotonic() - started) * 1000, 1)})
+        if self.unsafe:  # the parent runs what was not forked in fresh interpreters
+            self.drain()
+            return 0
+        self.selector.register(self.reader.fd, selectors.EVENT_READ, None)
+        while self.service(block=True):
+            pass
         return 0
-    gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each fork
-    selector.register(control, selectors.EVENT_READ, None)
-    while True:
-        ready = selector.select(0 if reader.queue else None)
+
+    def service(self, block: bool) -> bool:
+        """Reap finished forks, act on control messages, fork what may run; False: stop."""
+        self._fork_ready()
+        if not block:
+            ready = [(key, None) for key, _ in self.selector.select(0)]
+            while _readable(self.reader.fd) or self.reader.queue:
+                for message in self.reader.available():
+                    if not self.handle(message):
+                        return False
+        else:
+            ready = self.selector.select(0 if self.reader.queue else None)
         for key, _ in ready:
             if key.data is not None:
-                _reap(selector, key.fd, children, events)
-        if not reader.queue and not any(key.data is None for key, _ in ready):
-            continue
-        for message in reader.available():
-            if message is None or message["op"] == "exit":
-                _kill_all(children)
-                return 0
-            if message["op"] == "run":
-                _fork(message, selector, children, events, reader)
-            elif message["op"] == "kill":
-                for key_, pid in children.values():
-                    if key_ == message["key"]:
-                        _kill_group(pid)
+                self._reap(key.fd)
+        if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
+            for fd in self.helper_pipes:
+                os.close(fd)
+            self.helper_pipes = []
+        if block and (self.reader.queue or any(key.data is None for key, _ in ready)):
+            for message in self.reader.available():
+                if not self.handle(message):
+                    return False
+        self._fork_ready()
+        return True
+
+    def _fork_ready(self) -> None:
+        eligible = [run for run in self.waiting if all(n in self.done for n in self.needs.get(run["key"], ()))]
+        if not eligible or self.unsafe or self._busy() >= self.limit:
+            return
+        self.unsafe = self._unsafe()
+        if self.unsafe:
+            return
+        if self.preloading and len(eligible) > 1:  # a helper forks them one by one while this preloads on
+            for run in eligible:
+                self.waiting.remove(run)
+            self._helper(eligible)
+            return
+        for run in eligible:
+            if self._busy() >= self.limit:
+                return
+            self.waiting.remove(run)
+            self._fork(run)
+
+    def _busy(self) -> int:
+        """Forks that take a core: a helper counts while this one preloads (it then gives way)."""
+        return sum(1 for key, _ in self.children.values() if key is not None or self.preloading)
+
+    def _helper(self, runs: list[dict]) -> None:
+        """Fork a copy of this zygote that forks ``runs`` one at a time while this one preloads on.
+
+        When this one has preloaded everything and has nothing left to fork (end of file on the
+        pipe between them), the helper starts no more: it hands the runs it has not started back
+        to the parent (``returned``), which asks this zygote for them again, so that a slow or
+        hanging run in a helper never holds up the others.
+        """
+        done_r, done_w = os.pipe()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its handler: terminate()
+            os.close(done_w)
+            self.reader.close()  # the helper takes no orders: the parent kills its forks itself
+            self.selector.close()
+            for fd in [*self.children, *self.helper_pipes]:
+                os.close(fd)
+            self.children, self.helper_pipes = {}, []
+            self.selector, self.preloading = selectors.DefaultSelector(), False
+            self.selector.register(done_r, selectors.EVENT_READ, None)
+            self.extra_fds = [done_r]
+            for index, run in enumerate(runs):
+                if _readable(done_r):
+                    _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index:]]})
+                    break
+                self._fork(run)  # in the fork itself this raises _Child, out of this function
+                while self.children:
+                    for key, _ in self.selector.select():
+                        if key.data is not None:
+                            self._reap(key.fd)
+                        elif index + 1 < len(runs):  # the zygote is done preloading: hand the rest back
+                            _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index + 1:]]})
+                            runs = runs[:index + 1]
+                            self.selector.unregister(done_r)
+            os._exit(0)
+        os.close(done_r)
+        self.helper_pipes.append(done_w)
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (None, pid)  # reaped without an event
+        self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _unsafe(self) -> str | None:
+        reason = unsafe_to_fork(set(sys.modules) - self.safe_modules)
+        self.safe_modules = set(sys.modules)
+        return reason
+
+    def _needs(self, run: dict) -> list[str]:
+        assert self.scanner is not None
+        if run["script"] == "run_import.py":
+            return [name for name, _ in self.scanner.closure([json.loads(run["args"][0])["module"]])]
+        return [name for name, _ in self.scanner.closure(self.scanner.modules)]
+
+    def _preload(self, name: str, names: list[str]) -> None:
+        if _attempt(name, self.preloaded, self.failed):
+            for attr in names:
+                module = sys.modules.get(name)
+                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                    _attempt(f"{name}.{attr}", self.preloaded, self.failed)
+        self.done.add(name)
+
+    def terminate(self, signum: int, frame: object) -> None:
+        """SIGTERM: kill every fork this process made (helpers get the same signal) and leave."""
+        for key, pid in self.children.values():
+            _kill_group(pid) if key is not None else _kill(pid)
+        os._exit(0)
+
+    def _fork(self, message: dict) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each fork
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no SIGTERM before it is recorded
+        try:
+            self._fork_unmasked(message)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _fork_unmasked(self, message: dict) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            os.setpgid(0, 0)
+            self.selector.close()  # only this process's descriptor: the zygote's registrations stay
+            self.reader.close()
+            for fd in [self.events, *self.children, *self.helper_pipes, *self.extra_fds]:
+                os.close(fd)
+            raise _Child(message)
+        try:
+            os.setpgid(pid, pid)  # also here, so that its group exists before anyone may kill it
+        except OSError:
+            pass
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (message["key"], pid)
+        self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        _send(self.events, {"event": "started", "key": message["key"], "pid": pid})
+
+    def _reap(self, pidfd: int) -> None:
+        key, pid = self.children.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        if key is None:  # a helper: its forks were reported by it
+            os.waitpid(pid, 0)
+            return
+        _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
+        _, status = os.waitpid(pid, 0)
+        _send(self.events, {"event": "exited", "key": key, "returncode": os.waitstatus_to_exitcode(status)})
+
+    def drain(self) -> None:
+        """After a fallback: fork nothing more, report each running fork's exit."""
+        for pidfd, (_, pid) in list(self.children.items()):
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+            self._reap(pidfd)
+
+    def kill_all(self) -> None:
+        for key, pid in self.children.values():
+            _kill_group(pid) if key is not None else _kill(pid)
+        for pidfd, (_, pid) in self.children.items():
+            os.waitpid(pid, 0)
+            os.close(pidfd)
+        self.children.clear()
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 class _Lines:
@@ -141,7 +365,9 @@ class _Lines:
         return [json.loads(line) for line in complete if line]
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _send(fd: int, message: dict) -> None:
@@ -150,43 +376,12 @@ def _send(fd: int, message: dict) -> None:
         data = data[os.write(fd, data):]
 
 
-def _fork(message: dict, selector, children: dict, events: int, reader: _Lines) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        os.setpgid(0, 0)
-        selector.close()  # only this process's descriptor: the zygote's registrations stay
-        reader.close()
-        for fd in [events, *children]:
-            os.close(fd)
-        raise _Child(message)
+def _kill(pid: int) -> None:
+    """Stop a helper: on SIGTERM it kills the fork it runs, then exits."""
     try:
-        os.setpgid(pid, pid)  # also here, so that its group exists before anyone may kill it
-    except OSError:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
         pass
-    pidfd = os.pidfd_open(pid)
-    children[pidfd] = (message["key"], pid)
-    selector.register(pidfd, selectors.EVENT_READ, pid)
-    _send(events, {"event": "started", "key": message["key"], "pid": pid})
-
-
-def _reap(selector, pidfd: int, children: dict, events: int) -> None:
-    key, pid = children.pop(pidfd)
-    selector.unregister(pidfd)
-    os.close(pidfd)
-    _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
-    _, status = os.waitpid(pid, 0)
-    _send(events, {"event": "exited", "key": key, "returncode": os.waitstatus_to_exitcode(status)})
-
-
-def _kill_all(children: dict) -> None:
-    for _, pid in children.values():
-        _kill_group(pid)
-    for pidfd, (_, pid) in children.items():
-        os.waitpid(pid, 0)
-        os.close(pidfd)
-    children.clear()
 
 
 def _kill_group(pid: int) -> None:
@@ -304,37 +499,74 @@ def _imports(path: str, name: str) -> list[tuple[str, list[str]]]:
     return found
 
 
+class _Scanner:
+    """Finds, without running application code, the non-application modules that application
+    modules import at module level (following the application modules they import)."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = list(modules)
+        self.roots = _app_roots()
+        self.libraries = library_dirs()
+        self._top_is_app: dict[str, bool] = {}
+        self._parsed: dict[str, list[tuple[str, list[str]]]] = {}
+        self._sources: dict[str, str | None] = {}
+
+    def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
+        """``(module, names taken from it)`` for each non-application module, first seen first."""
+        queue = list(modules)
+        seen_app: set[str] = set()
+        external: dict[str, None] = {}
+        taken: dict[str, list[str]] = {}
+        while queue and len(seen_app) < _MAX_APP_FILES:
+            name = queue.pop(0)
+            if name in seen_app or name in external:
+                continue
+            parts = name.split(".")
+            if not self._is_app(parts[0]):
+                external[name] = None
+                continue
+            seen_app.add(name)
+            queue += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
+            source = self._source(name)
+            if source is None:
+                continue
+            for module, names in self._imports(source, name):
+                queue.append(module)
+                queue += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
+                taken.setdefault(module, []).extend(names)
+        return [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
+
+    def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
+        """Everything to preload: the modules each run needs, run after run, each once."""
+        names: dict[str, list[str]] = {}
+        for name, taken in self.closure(self.modules):
+            names[name] = taken
+        ordered: dict[str, None] = {}
+        for need in needs:
+            ordered.update(dict.fromkeys(need))
+        ordered.update(dict.fromkeys(names))
+        return [(name, names.get(name, [])) for name in ordered]
+
+    def _is_app(self, top: str) -> bool:
+        if top not in self._top_is_app:
+            self._top_is_app[top] = _is_app_top(top, self.libraries)
+        return self._top_is_app[top]
+
+    def _source(self, name: str) -> str | None:
+        if name not in self._sources:
+            self._sources[name] = _app_source(name, self.roots)
+        return self._sources[name]
+
+    def _imports(self, path: str, name: str) -> list[tuple[str, list[str]]]:
+        if path not in self._parsed:
+            self._parsed[path] = _imports(path, name)
+        return self._parsed[path]
+
+
 def dependency_closure(modules: list[str]) -> list[tuple[str, list[str]]]:
     """Non-application modules imported at module level by ``modules`` and the app code they import,
     each with the names taken from it (``from M import N`` may name a submodule)."""
-    roots = _app_roots()
-    libraries = library_dirs()
-    queue = list(modules)
-    seen_app: set[str] = set()
-    external: dict[str, None] = {}
-    taken: dict[str, list[str]] = {}
-    top_is_app: dict[str, bool] = {}
-    while queue and len(seen_app) < _MAX_APP_FILES:
-        name = queue.pop(0)
-        if name in seen_app:
-            continue
-        parts = name.split(".")
-        top = parts[0]
-        if top not in top_is_app:
-            top_is_app[top] = _is_app_top(top, libraries)
-        if not top_is_app[top]:
-            external.setdefault(name)
-            continue
-        seen_app.add(name)
-        queue += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
-        source = _app_source(name, roots)
-        if source is None:
-            continue
-        for module, names in _imports(source, name):
-            queue.append(module)
-            queue += [f"{module}.{n}" for n in names if _app_source(f"{module}.{n}", roots)]
-            taken.setdefault(module, []).extend(names)
-    return [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
+    return _Scanner(modules).closure(modules)
 
 
 def _is_app_top(top: str, libraries: set[str]) -> bool:
@@ -357,25 +589,27 @@ def _is_app_top(top: str, libraries: set[str]) -> bool:
     return False
 
 
+def _attempt(name: str, preloaded: list[str], failed: list[dict]) -> bool:
+    """Import ``name``; a failure is recorded and skipped (the check that needs it meets it again)."""
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:  # SystemExit too: the zygote carries on without it
+        failed.append({"module": name, "error": f"{type(exc).__name__}: {exc}"})
+        return False
+    preloaded.append(name)
+    return True
+
+
 def preload(closure: list[tuple[str, list[str]]]) -> tuple[list[str], list[dict]]:
-    """Import each module; a failure is recorded and skipped (the check that needs it meets it again)."""
+    """Import each module and the submodules named in ``from M import N``; failures are recorded."""
     preloaded: list[str] = []
     failed: list[dict] = []
-
-    def attempt(name: str) -> object | None:
-        try:
-            module = importlib.import_module(name)
-        except BaseException as exc:  # SystemExit too: the zygote carries on without it
-            failed.append({"module": name, "error": f"{type(exc).__name__}: {exc}"})
-            return None
-        preloaded.append(name)
-        return module
-
     for name, names in closure:
-        module = attempt(name)
-        for attr in names if module is not None else ():
-            if not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
-                attempt(f"{name}.{attr}")
+        if _attempt(name, preloaded, failed):
+            for attr in names:
+                module = sys.modules.get(name)
+                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                    _attempt(f"{name}.{attr}", preloaded, failed)
     return preloaded, failed
 
 
@@ -386,17 +620,18 @@ def _is_submodule(name: str) -> bool:
         return False
 
 
-def unsafe_to_fork() -> str | None:
-    """Why forking this process would not give clean checks, or ``None``."""
+def unsafe_to_fork(new_modules: set[str] | None = None) -> str | None:
+    """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
+    modules to look at for application code (default: all)."""
     threads = _thread_count()
     if threads > 1:
         names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
         return (f"a preloaded module left {threads - 1} thread(s) running ({', '.join(names) or 'native'}); "
                 f"forking would copy their locks mid-use")
     libraries = library_dirs()
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if path and os.path.isabs(path) and name != "__main__" and not path.startswith(os.path.dirname(__file__)):
+    for name in sorted(sys.modules if new_modules is None else new_modules):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and os.path.isabs(path) and name != "__main__" and not path.startswith(HERE):
             real = os.path.realpath(path)
             if not any(real.startswith(lib + os.sep) for lib in libraries):
                 return f"preloading imported application module {name} ({path}); it would not be imported first"
