@@ -13,6 +13,7 @@ every module, then measures, interleaving the variants within each round:
   D  time to the first HTTP 200 on 127.0.0.1: ``uvicorn`` alone vs ``preflight run -- uvicorn``
      in each start mode (zygote, fresh, and a verified stamp with ``--trust-stamp``)
   E  peak memory of the gate and every process it started, sampled from /proc (not timed)
+  S  the static pass's own benchmark, ``static_bench.py`` beside this file, when it is there
 
 Prints a table of medians and ratios; ``--out`` writes the same as JSON. Not a test: numbers vary
 with the machine; the README shows the latest table and the machine it ran on.
@@ -439,7 +440,7 @@ def run(rounds: int, workdir: Path) -> dict:
         "E_check_fresh": peak_memory(variants["B_check_fresh"], service, env),
         "E_import_all": peak_memory(variants["A_import_all"], service, env),
     }
-    static = run_static_bench(service, manifest, env)
+    static = run_static_bench(env)
     return {
         "machine": machine(),
         "modules": len(modules),
@@ -452,20 +453,18 @@ def run(rounds: int, workdir: Path) -> dict:
     }
 
 
-def run_static_bench(service: Path, manifest: Path, env: dict[str, str]) -> dict | None:
+def run_static_bench(env: dict[str, str]) -> dict | None:
     """The static pass's own benchmark (``static_bench.py``, another script), when it is there."""
     script = Path(__file__).with_name("static_bench.py")
     if not script.exists():
         return None
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        proc = subprocess.run([PYTHON, str(script), "--service", str(service), "--manifest", str(manifest),
-                               "--out", out.name], env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            return {"error": f"static_bench.py exited {proc.returncode}", "stderr": proc.stderr[-2000:]}
-        try:
-            return json.loads(Path(out.name).read_text() or "null")
-        except ValueError:
-            return {"output": proc.stdout[-2000:]}
+    proc = subprocess.run([PYTHON, str(script), "--json"], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": f"static_bench.py exited {proc.returncode}", "stderr": proc.stderr[-2000:]}
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {"output": proc.stdout[-2000:]}
 
 
 def machine() -> dict:
@@ -500,6 +499,10 @@ def table(result: dict) -> str:
         lines.append(f"| E | {name[2:]}: peak sum PSS / sum RSS / largest RSS | "
                      f"{mem['sum_pss_mib']} MiB | RSS {mem['sum_rss_mib']} MiB, largest {mem['max_single_rss_mib']} MiB, "
                      f"{mem['max_processes']} processes |")
+    static = result.get("static")
+    if static and "cold_s" in static:
+        lines.append(f"| S | static pass, {static.get('files')} files: cold / warm cache | "
+                     f"{static['cold_s'] * 1000:.0f} / {static['warm_s'] * 1000:.0f} | static_bench.py |")
     m = result["machine"]
     lines.append(f"\n{result['rounds']} rounds, medians; {m['cpu']}, {m['cores']} cores, {m['memory']}, "
                  f"Python {m['python']}, {m['platform']}")
