@@ -189,9 +189,24 @@ def _manifest_path(given: str | None) -> str:
 def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: bool):
     import time
 
+    started = time.monotonic()
+    zygote = None
+    if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None:
+        from preflight.runner import spawn_zygote
+
+        zygote = spawn_zygote(python, os.getcwd(), dict(os.environ))  # boots while this one loads
+    try:
+        return _gate_with(manifest_path, python, args, starting, started, zygote)
+    except BaseException:
+        if zygote is not None and zygote.proc.returncode is None:
+            zygote.discard()
+        raise
+
+
+def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starting: bool, started: float,
+               zygote):
     from preflight import gate, manifest_cache
 
-    started = time.monotonic()
     # structlog (the log pipeline) and the diagnosis load on the other core while the checks run
     logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
     manifest = manifest_cache.load(manifest_path)
@@ -210,7 +225,7 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
     with _signals_interrupt():
-        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path)
+        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote)
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()

@@ -27,16 +27,19 @@ def check(
     workers: int | None = None,
     mode: str = "zygote",
     stamp_path: str | None = None,
+    zygote=None,
 ) -> r.Report:
     """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env.
 
     ``mode``: zygote (fork checks from a preloaded interpreter, fresh where unsafe) or fresh.
     ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
+    ``zygote``: one from ``runner.spawn_zygote`` for this interpreter, workdir and environ; consumed.
     """
     started = time.monotonic()
     workdir = workdir or os.getcwd()
     environ = os.environ if environ is None else environ
     runner = Runner(interpreter, workdir, env=dict(environ))
+    runner.prestarted = zygote
     if mode == "zygote":
         runner.preload = [t.module for t in manifest.imports]
     if workers:

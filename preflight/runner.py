@@ -101,6 +101,7 @@ class Runner:
     zygote_report: dict[str, Any] | None = None
     _running: list[_Running] = field(default_factory=list)
     _scratch: tempfile.TemporaryDirectory | None = None
+    prestarted: _Zygote | None = None  # from ``spawn_zygote``: booted while the gate was loading
     _zygote: _Zygote | None = None  # the one forks go to
     _zygotes: list[_Zygote] = field(default_factory=list)  # every one alive, draining ones too
     _count: int = 0
@@ -114,6 +115,9 @@ class Runner:
         try:
             if self.preload is not None and any(j.fork == "preloaded" for j in jobs):
                 self._start_zygote(selector)
+            elif self.prestarted is not None:
+                self.prestarted, zygote = None, self.prestarted
+                zygote.discard()
             while pending or self._running:
                 self._start_pending(pending, selector)
                 for done in self._wait(selector, pending):
@@ -130,6 +134,9 @@ class Runner:
     def kill_all(self) -> None:
         """SIGKILL every running child's process group (forks of the zygote too) and reap them all."""
         self._zygote = None
+        if self.prestarted is not None:
+            self.prestarted, prestarted = None, self.prestarted
+            prestarted.discard()
         for zygote in self._zygotes:
             zygote.kill_all()
         self._zygotes.clear()
@@ -339,8 +346,9 @@ class Runner:
             self.mode_reason = reason
             return
         assert self._scratch is not None and self.preload is not None
-        log = os.path.join(self._scratch.name, "zygote.out")
-        self._zygote = _Zygote.start(self.interpreter, self.workdir, self.env, log, selector)
+        zygote, self.prestarted = self.prestarted, None
+        self._zygote = zygote or _Zygote.start(self.interpreter, self.workdir, self.env)
+        selector.register(self._zygote.events_fd, selectors.EVENT_READ, self._zygote)
         self._zygotes.append(self._zygote)
         self._zygote.ready_deadline = time.monotonic() + self.preload_timeout
 
@@ -361,12 +369,11 @@ class _Zygote:
         self._partial = b""
 
     @classmethod
-    def start(cls, interpreter: str, workdir: str, env: dict[str, str] | None, log: str,
-              selector: selectors.BaseSelector) -> _Zygote:
+    def start(cls, interpreter: str, workdir: str, env: dict[str, str] | None) -> _Zygote:
         control_r, control_w = os.pipe()
         events_r, events_w = os.pipe()
         try:
-            with open(log, "wb") as output:
+            with tempfile.TemporaryFile() as output:  # what preloading prints: nobody reads it
                 proc = subprocess.Popen(
                     [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
                     cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
@@ -375,9 +382,12 @@ class _Zygote:
         finally:
             os.close(control_r)
             os.close(events_w)
-        zygote = cls(proc, control_w, events_r)
-        selector.register(events_r, selectors.EVENT_READ, zygote)
-        return zygote
+        return cls(proc, control_w, events_r)
+
+    def discard(self) -> None:
+        """Stop a zygote that was never used (it has forked nothing)."""
+        self._kill()
+        self._close_fds()
 
     def send(self, message: dict[str, Any]) -> bool:
         data = (json.dumps(message) + "\n").encode()
@@ -456,6 +466,14 @@ class _Zygote:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def spawn_zygote(interpreter: str, workdir: str, env: dict[str, str] | None) -> _Zygote | None:
+    """Start a zygote's interpreter now, so that it boots while the gate still loads; hand it to
+    ``Runner.prestarted`` (same interpreter, workdir and env), or ``discard()`` it."""
+    if _fork_unsupported():
+        return None
+    return _Zygote.start(interpreter, workdir, env)
 
 
 def _fork_unsupported() -> str | None:

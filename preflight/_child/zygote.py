@@ -166,6 +166,10 @@ class _Server:
     def service(self, block: bool) -> bool:
         """Reap finished forks, act on control messages, fork what may run; False: stop."""
         self._fork_ready()
+        if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
+            for fd in self.helper_pipes:
+                os.close(fd)
+            self.helper_pipes = []
         if not block:
             ready = [(key, None) for key, _ in self.selector.select(0)]
             while _readable(self.reader.fd) or self.reader.queue:
@@ -177,10 +181,6 @@ class _Server:
         for key, _ in ready:
             if key.data is not None:
                 self._reap(key.fd)
-        if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
-            for fd in self.helper_pipes:
-                os.close(fd)
-            self.helper_pipes = []
         if block and (self.reader.queue or any(key.data is None for key, _ in ready)):
             for message in self.reader.available():
                 if not self.handle(message):
