@@ -166,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
         raise handoff.ExecFailed(f"command not found: {command[0]!r}", 127,
                                  tip="install it in the image, or give its full path after `--`")
     python = interpreter.interpreter_for(command)
+    args.path0 = interpreter.path0_for(command)
     args.report = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
@@ -225,7 +226,8 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
     with _signals_interrupt():
-        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote)
+        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
+                            path0=getattr(args, "path0", None))
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()

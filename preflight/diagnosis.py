@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import difflib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,12 @@ def _symbol(target: ImportTarget, entry: dict[str, Any], ctx: Context) -> r.Chec
     check = r.Check(kind="symbol", target=f"{target.module}:{entry['name']}")
     if entry["found"]:
         return check
+    if entry.get("error"):  # resolving it raised (a lazy module __getattr__ failing)
+        check.status, check.stack_trace = r.FAILED, entry.get("traceback") or None
+        root = _root_cause(entry["error"], ctx)
+        check.error_type, check.message = root["type"], root["message"]
+        _classify(check, target, root, ctx)
+        return check
     name = entry["name"].split(".")[-1]
     facts = {"type": "AttributeError", "name": name, "obj_module": target.module,
              "obj_file": entry.get("owner_file"), "candidates": entry.get("candidates", []),
@@ -189,6 +196,12 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.details["exit_code"] = facts.get("code")
         check.hint = (f"importing {target.module} called sys.exit({facts.get('code')!r}); "
                       "move that call under `if __name__ == \"__main__\":` or into a function")
+    elif frame and _stdlib_name(ctx.module_name(frame["file"])):
+        name = ctx.module_name(frame["file"])
+        check.cause = "shadowed"
+        check.details.update(loaded=frame["file"], stdlib=True, hidden=[])
+        check.hint = (f"{frame['file']} takes the name of the standard library's {name!r}, so `import {name}` "
+                      f"runs it instead (and it raised {facts['type']}). Rename it, and the imports of it")
     else:
         check.cause = "import_error"
         where = f" at {check.file}:{check.line}" if check.file else ""
@@ -235,6 +248,10 @@ def _reads_environ(frames: list[dict[str, Any]]) -> bool:
     if not frames or frames[-1]["function"] != "__getitem__":
         return False
     return frames[-1]["file"] == "<frozen os>" or frames[-1]["file"].endswith(os.sep + "os.py")
+
+
+def _stdlib_name(module: str | None) -> bool:
+    return bool(module) and "." not in module and module in getattr(sys, "stdlib_module_names", ())
 
 
 def _innermost_app_frame(frames: list[dict[str, Any]], ctx: Context) -> dict[str, Any] | None:

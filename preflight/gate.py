@@ -28,10 +28,12 @@ def check(
     mode: str = "zygote",
     stamp_path: str | None = None,
     zygote=None,
+    path0: str | None = None,
 ) -> r.Report:
     """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env.
 
     ``mode``: zygote (fork checks from a preloaded interpreter, fresh where unsafe) or fresh.
+    ``path0``: the server's ``sys.path[0]`` when it is not the working directory (``python app/main.py``).
     ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
     ``zygote``: one from ``runner.spawn_zygote`` for this interpreter, workdir and environ; consumed.
     """
@@ -44,10 +46,11 @@ def check(
         runner.preload = [t.module for t in manifest.imports]
     if workers:
         runner.workers = workers
-    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))],
-                fork="clean")]
+    jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py",
+                [RESULT, json.dumps(fingerprint.app_tops(manifest)), path0 or workdir], fork="clean")]
     for index, target in enumerate(manifest.imports):
-        request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout}
+        request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout,
+                   "path0": path0}
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
     outcomes = runner.run(jobs)

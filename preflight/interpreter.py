@@ -34,6 +34,24 @@ def interpreter_for(command: list[str]) -> str:
     return shebang or sys.executable
 
 
+def path0_for(command: list[str]) -> str | None:
+    """The ``sys.path[0]`` of ``python [options] SCRIPT ...``: the script's directory. ``None`` where
+    it is the working directory: ``-m``, ``-c``, stdin, and console scripts (uvicorn and gunicorn
+    put the working directory first themselves)."""
+    program = shutil.which(command[0]) or command[0]
+    if not _PYTHON_NAME.match(os.path.basename(program)):
+        return None
+    args = iter(command[1:])
+    for arg in args:
+        if arg == "-" or arg.startswith(("-m", "-c")):
+            return None
+        if arg in ("-W", "-X"):
+            next(args, None)
+        elif not arg.startswith("-"):
+            return os.path.dirname(os.path.abspath(arg))
+    return None
+
+
 def _shebang_python(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:

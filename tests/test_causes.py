@@ -290,3 +290,29 @@ def test_missing_submodule_of_a_namespace_package_and_a_name_a_library_lacks(tmp
     legacy = result.check("app.legacy")
     assert legacy["cause"] == "symbol_missing" and "loads" in legacy["details"]["did_you_mean"]
     assert "standard library's json" in legacy["hint"]
+
+
+def test_stray_stdlib_namesake_is_loaded_as_the_server_would(tmp_path):
+    """preflight's own use of json must not hide the application's json.py from the check."""
+    (tmp_path / "json.py").write_text("raise RuntimeError('this is the application json.py')\n")
+    (tmp_path / "app.py").write_text("import json\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app]\n")
+    for mode in ("zygote", "fresh"):
+        result = run_cli(["check", "--mode", mode], tmp_path)
+        check = result.check("app")
+        assert check["cause"] == "shadowed", (mode, check)
+        assert check["details"]["loaded"] == str(tmp_path / "json.py")
+        assert result.report["mode"] == "fresh"
+        if mode == "zygote":  # the zygote steps aside, and says why
+            assert "standard-library module" in result.report["mode_reason"]
+
+
+def test_symbol_behind_a_failing_module_getattr(tmp_path):
+    (tmp_path / "lazy.py").write_text(
+        "def __getattr__(name):\n    raise RuntimeError(f'cannot build {name} yet')\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports:\n  - module: lazy\n    symbols: [router]\n")
+    result = run_cli(["check"], tmp_path)
+    assert result.check("lazy")["status"] == "passed"
+    symbol = result.check("lazy:router", kind="symbol")
+    assert symbol["cause"] == "import_error" and symbol["error_type"] == "RuntimeError"
+    assert (symbol["file"], symbol["line"]) == (str(tmp_path / "lazy.py"), 2)

@@ -275,3 +275,19 @@ def test_the_report_says_which_mode_ran(tmp_path: Path) -> None:
     assert "mode_reason" not in result.report
     zygote = run_cli(["check"], cwd=root)
     assert zygote.report["mode"] == "zygote"
+
+
+def test_app_installed_into_site_packages_is_never_preloaded(tmp_path):
+    """``pip install .`` puts the app under site-packages: it is still application code, imported first."""
+    import shutil
+
+    from conftest import FIXTURES, cli_env, run_cli
+
+    site = tmp_path / "lib" / "site-packages"
+    shutil.copytree(FIXTURES / "circular" / "app", site / "app")
+    (tmp_path / "preflight.yaml").write_text((FIXTURES / "circular" / "preflight.yaml").read_text())
+    for mode in ("zygote", "fresh"):
+        result = run_cli(["check", "--mode", mode], tmp_path, env=cli_env(PYTHONPATH=str(site)))
+        check = result.check("app.core.errors_service")
+        assert check["cause"] == "circular_import", (mode, check)
+        assert (check["file"], check["line"]) == (str(site / "app/core/errors_agent.py"), 5)

@@ -192,3 +192,16 @@ def test_a_non_python_interpreter_skips_the_imports(fixture_tree):
     assert result.returncode == 1
     assert result.check("/bin/true", kind="python")["status"] == "failed"
     assert result.check("json")["status"] == "skipped"
+
+
+def test_python_script_server_gets_its_own_directory_first(tmp_path):
+    """``python app/server.py``: sys.path[0] is app/, not the working directory, as without the gate."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/routes.py").write_text("ROUTES = ['/']\n")
+    (tmp_path / "app/server.py").write_text("from routes import ROUTES\nprint('serving', ROUTES)\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [routes]\n")
+    for mode in ("zygote", "fresh"):
+        result = run_cli(["run", "--mode", mode, "--", sys.executable, "app/server.py"], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "serving ['/']"
+        assert result.report["environment"]["sys_path"][0]["path"] == str(tmp_path / "app")

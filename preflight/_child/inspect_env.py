@@ -2,7 +2,7 @@
 
 Protocol (started by path, standard library only, never imports preflight):
 
-    python inspect_env.py RESULT_PATH [TOPS_JSON]
+    python inspect_env.py RESULT_PATH [TOPS_JSON [PATH0]]
 
 TOPS_JSON: the top-level names of the manifest's imports, e.g. ["app"] (data, never code).
 The result: {"implementation", "version": [major, minor, micro], "version_string", "executable",
@@ -25,7 +25,9 @@ import zlib
 
 from run_import import write_result  # this script's directory, still sys.path[0]
 
-sys.path[0] = os.getcwd()  # as the import checks and ``python -m`` see it
+# as the import checks see it: the working directory (``python -m``, uvicorn, gunicorn) or the
+# server script's directory (PATH0, for ``python app/main.py``)
+sys.path[0] = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else os.getcwd()
 
 
 def installed_distributions(path: list[str]) -> dict[str, str]:

@@ -16,6 +16,10 @@ this side gathers the facts only a live interpreter has. ``check_module`` is reu
 
 from __future__ import annotations
 
+import sys
+
+_STARTUP = frozenset(sys.modules)  # before any import of ours: what the server's interpreter has too
+
 import dis
 import faulthandler
 import importlib
@@ -23,7 +27,6 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import sys
 import traceback
 
 _MAX_CANDIDATES = 400
@@ -33,7 +36,10 @@ _MAX_CHAIN = 8
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     result_path = argv[2]
-    _make_cwd_first()
+    _make_cwd_first(request.get("path0"))
+    for name in shadowing_app_files():  # our own imports must not hide the app's ``json.py``
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[loaded]
     stack_file = open(argv[3], "w")
     faulthandler.enable(file=stack_file)  # a crash at import leaves its stack too
     if request.get("timeout"):
@@ -44,12 +50,27 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _make_cwd_first() -> None:
-    """Replace this script's directory with the working directory, as ``python -m`` and gunicorn do."""
-    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-        sys.path[0] = os.getcwd()
-    else:
-        sys.path.insert(0, os.getcwd())
+def _make_cwd_first(path0: str | None = None) -> None:
+    """Put the server's ``sys.path[0]`` first in place of this script's directory: the working
+    directory, as under ``python -m``, uvicorn and gunicorn, or ``path0`` (a script's directory)."""
+    first = path0 or os.getcwd()
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0]) in (here, os.getcwd()):  # fresh, or forked from the zygote
+        sys.path[0] = first
+    elif not sys.path or os.path.abspath(sys.path[0]) != os.path.abspath(first):
+        sys.path.insert(0, first)
+
+
+def shadowing_app_files() -> list[str]:
+    """Standard-library modules preflight loaded itself whose name a file or package in
+    ``sys.path[0]`` takes: the server would load the application's one instead."""
+    first = sys.path[0] if sys.path else os.getcwd()
+    names = []
+    for name in sorted(set(sys.modules) - _STARTUP):
+        if "." not in name and name in getattr(sys, "stdlib_module_names", ()):
+            if os.path.exists(os.path.join(first, name + ".py")) or os.path.isdir(os.path.join(first, name)):
+                names.append(name)
+    return names
 
 
 def write_result(path: str, result: dict) -> None:
@@ -75,7 +96,13 @@ def check_module(module: str, symbols: list[str]) -> dict:
     result["module_file"] = getattr(imported, "__file__", None)
     result["ok"] = True
     for path in symbols:
-        found, owner = _resolve(imported, path)
+        try:
+            found, owner = _resolve(imported, path)
+        except BaseException as exc:  # a module-level __getattr__ failing for its own reasons
+            result["ok"] = False
+            result["symbols"].append({"name": path, "found": False, "error": describe_exception(exc),
+                                      "traceback": "".join(traceback.format_exception(exc))})
+            continue
         entry: dict = {"name": path, "found": found}
         if not found:
             result["ok"] = False
@@ -98,10 +125,12 @@ def _getid(name: str) -> int | None:
 
 
 def _resolve(obj: object, dotted: str) -> tuple[bool, object]:
+    """Walk ``dotted`` from ``obj``; a lazy ``__getattr__`` that raises something else propagates."""
     for part in dotted.split("."):
-        if not hasattr(obj, part):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
             return False, obj
-        obj = getattr(obj, part)
     return True, obj
 
 

@@ -32,6 +32,8 @@ threads joined, atexit handlers run, streams flushed) without tearing every prel
 
 from __future__ import annotations
 
+import run_import  # first of all (this script's directory, still sys.path[0]): it notes the startup modules
+
 import ast
 import gc
 import importlib
@@ -46,8 +48,6 @@ import sys
 import sysconfig
 import threading
 import time
-
-import run_import  # this script's directory, still sys.path[0]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
@@ -254,7 +254,7 @@ class _Server:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def _unsafe(self) -> str | None:
-        reason = unsafe_to_fork(set(sys.modules) - self.safe_modules)
+        reason = unsafe_to_fork(set(sys.modules) - self.safe_modules, self.scanner.app_tops if self.scanner else ())
         self.safe_modules = set(sys.modules)
         return reason
 
@@ -505,6 +505,7 @@ class _Scanner:
 
     def __init__(self, modules: list[str]) -> None:
         self.modules = list(modules)
+        self.app_tops = {m.split(".")[0] for m in modules}  # the manifest's: app code wherever installed
         self.roots = _app_roots()
         self.libraries = library_dirs()
         self._top_is_app: dict[str, bool] = {}
@@ -548,6 +549,8 @@ class _Scanner:
         return [(name, names.get(name, [])) for name in ordered]
 
     def _is_app(self, top: str) -> bool:
+        if top in self.app_tops:
+            return True
         if top not in self._top_is_app:
             self._top_is_app[top] = _is_app_top(top, self.libraries)
         return self._top_is_app[top]
@@ -620,9 +623,13 @@ def _is_submodule(name: str) -> bool:
         return False
 
 
-def unsafe_to_fork(new_modules: set[str] | None = None) -> str | None:
+def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | None:
     """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
-    modules to look at for application code (default: all)."""
+    modules to look at for application code (default: all); ``app_tops``: the manifest's packages."""
+    shadow = run_import.shadowing_app_files()
+    if shadow:
+        return (f"the application's {shadow[0]} takes the name of a standard-library module the zygote has "
+                f"loaded; only a fresh interpreter loads the application's one as the server would")
     threads = _thread_count()
     if threads > 1:
         names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
@@ -630,6 +637,8 @@ def unsafe_to_fork(new_modules: set[str] | None = None) -> str | None:
                 f"forking would copy their locks mid-use")
     libraries = library_dirs()
     for name in sorted(sys.modules if new_modules is None else new_modules):
+        if name.partition(".")[0] in app_tops:
+            return f"preloading imported application module {name}; it would not be imported first"
         path = getattr(sys.modules.get(name), "__file__", None)
         if path and os.path.isabs(path) and name != "__main__" and not path.startswith(HERE):
             real = os.path.realpath(path)
