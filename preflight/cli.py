@@ -20,7 +20,7 @@ from preflight.errors import Interrupted, PreflightError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_MANIFEST = "preflight.yaml"
-DEFAULT_RUN_REPORT = "/tmp/preflight/report.json"
+DEFAULT_RUN_REPORT = "/tmp/preflight-report.json"  # a file: never an importable /tmp/preflight package
 
 
 class _Parser(argparse.ArgumentParser):

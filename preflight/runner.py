@@ -93,7 +93,7 @@ class Runner:
     interpreter: str
     workdir: str
     env: dict[str, str] | None = None
-    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    workers: int = field(default_factory=lambda: available_cpus())
     preload: list[str] | None = None
     preload_timeout: float = 60.0
     mode: str = "fresh"
@@ -175,6 +175,14 @@ class Runner:
         files = self._files()
         args = [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args]
         argv = [self.interpreter, os.path.join(CHILD_DIR, job.script), *args]
+        blocked = {signal.SIGTERM, signal.SIGINT}
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # an interrupt now would orphan the new child
+        try:
+            self._spawn(job, files, argv, selector)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+
+    def _spawn(self, job: Job, files: dict[str, str], argv: list[str], selector: selectors.BaseSelector) -> None:
         with open(files["output"], "wb") as output:
             proc = subprocess.Popen(
                 argv,
@@ -485,6 +493,19 @@ def _fork_unsupported() -> str | None:
 
 def _deadline(started: float, timeout: float | None) -> float | None:
     return started + timeout + KILL_GRACE_SECONDS if timeout else None
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use: its affinity, capped by a cgroup v2 quota (a pod's CPU limit)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as handle:
+            quota, period = handle.read().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
 
 
 def _kill_group(pid: int) -> None:

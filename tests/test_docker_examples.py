@@ -126,7 +126,7 @@ def test_kubernetes_startup_probe_is_a_real_probe_command_with_a_timeout():
     args = parses(probe["exec"]["command"])
     assert args.command == "probe"
     assert str(args.port) == str(container["ports"][0]["containerPort"])
-    assert {"name": "PREFLIGHT_REPORT", "value": "/tmp/preflight/report.json"} in container["env"]
+    assert {"name": "PREFLIGHT_REPORT", "value": "/tmp/preflight-report.json"} in container["env"]
 
 
 def test_kubernetes_probe_command_against_a_real_report(tmp_path):

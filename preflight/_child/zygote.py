@@ -626,6 +626,10 @@ def _is_submodule(name: str) -> bool:
 def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | None:
     """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
     modules to look at for application code (default: all); ``app_tops``: the manifest's packages."""
+    patchers = [m for m in ("gevent", "eventlet") if m in sys.modules]
+    if patchers:
+        return (f"{patchers[0]} is preloaded: its monkey-patching must run before other imports, "
+                f"as the application's first module does it; checking in fresh interpreters")
     shadow = run_import.shadowing_app_files()
     if shadow:
         return (f"the application's {shadow[0]} takes the name of a standard-library module the zygote has "
