@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, run_cli
+from conftest import alive, cli_env, run_cli
 
 
 def test_healthy_service_passes(fixture_tree):
@@ -147,15 +147,8 @@ def test_hanging_import_times_out_and_leaves_nothing_running(fixture_tree, tmp_p
     assert (check["file"], check["line"]) == (str(tree / "app/slow.py"), 9)
     assert "Timeout" in check["stack_trace"]
     for pid in map(int, pids_file.read_text().split()):
-        assert not _alive(pid), f"process {pid} survived the check"
+        assert not alive(pid), f"process {pid} survived the check"
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_crash_and_exits_at_import(fixture_tree):

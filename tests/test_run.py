@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, free_port, run_cli
+from conftest import alive, cli_env, free_port, run_cli
 
 GATE = [sys.executable, "-m", "preflight"]
 
@@ -75,15 +75,18 @@ def test_manifest_from_environment_then_default_file(fixture_tree, tmp_path):
     assert from_env.returncode == 0, from_env.stderr
 
 
-def test_checks_use_the_interpreter_of_the_console_script(fixture_tree, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.mark.parametrize("launcher", ["shebang", "pip's sh launcher, a space in the path"])
+def test_checks_use_the_interpreter_the_script_names(fixture_tree, tmp_path, launcher):
+    venv = tmp_path / ("venvs" if launcher == "shebang" else "my venvs") / "svc"  # a shebang cannot hold a space
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     script = tmp_path / "my-server"
-    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nprint(sys.prefix)\n")
+    head = f"#!{venv}/bin/python\n" if launcher == "shebang" else (
+        f"#!/bin/sh\n'''exec' \"{venv}/bin/python\" \"$0\" \"$@\"\n' '''\n")
+    script.write_text(head + "import sys\nprint(sys.prefix)\n")
     script.chmod(0o755)
     result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
     assert result.returncode == 0, result.stderr
-    assert result.report["interpreter"] == str(venv / "bin" / "python")
+    assert result.report["interpreter"] == f"{venv}/bin/python"
     assert result.stdout.strip() == str(venv)
 
 
@@ -154,27 +157,8 @@ def test_signal_while_checking_kills_checks_and_exits(fixture_tree, tmp_path, si
     assert "interrupted by" in err
     assert not marker.exists()
     for pid in map(int, pids.read_text().split()):
-        assert not _alive(pid)
+        assert not alive(pid)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def test_pip_sh_launcher_with_a_space_in_the_path(fixture_tree, tmp_path):
-    venv = tmp_path / "my venvs" / "svc"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    script = tmp_path / "launcher"
-    script.write_text(f"#!/bin/sh\n'''exec' \"{venv}/bin/python\" \"$0\" \"$@\"\n' '''\nimport sys\nprint(sys.prefix)\n")
-    script.chmod(0o755)
-    result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
-    assert result.returncode == 0, result.stderr
-    assert result.report["interpreter"] == f"{venv}/bin/python"
-    assert result.stdout.strip() == str(venv)
 
 
 def test_script_whose_interpreter_is_gone_exits_127(fixture_tree, tmp_path):

@@ -13,15 +13,9 @@ import os
 import tempfile
 from typing import Any
 
+from preflight.manifest_cache import cache_dir
+
 FORMAT = 1
-
-
-def cache_dir() -> str:
-    explicit = os.environ.get("PREFLIGHT_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "preflight")
 
 
 def digest(data: bytes) -> str:
