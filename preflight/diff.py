@@ -12,7 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from preflight.errors import PreflightError
 from preflight.report import FAILING, SCHEMA
@@ -125,11 +125,83 @@ def label(source: str) -> str:
 
 
 def side_from_report(source: str, data: Any) -> Side:
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise DiffInputError(f"{source} is not a {SCHEMA} document (schema: {found!r})",
+    if not isinstance(data, dict):
+        raise DiffInputError(f"{source} is not a {SCHEMA} document: it holds {_json_name(data)}, not an object",
+                             tip="write one with `preflight check --report PATH`")
+    if data.get("schema") != SCHEMA:
+        raise DiffInputError(f"{source} is not a {SCHEMA} document (schema: {data.get('schema')!r})",
+                             tip="write one with `preflight check --report PATH`")
+    problem = shape_problem(data)
+    if problem:
+        raise DiffInputError(f"{source} is not a valid {SCHEMA} document: {problem}",
                              tip="write one with `preflight check --report PATH`")
     return Side(source, label(source), data)
+
+
+# what diff reads from a report, and the JSON type each must have when present (None: may be null)
+_CHECK = {"kind": str, "target": str, "status": str}
+_CHECK_OPTIONAL = {"cause": str, "file": str, "details": dict}
+_DETAILS = {"missing": str, "imported_from": str, "install": str}
+_ENVIRONMENT = {"cwd": str, "sys_path": list, "pythonpath": list, "env_names": list, "distributions": dict,
+                "python": dict, "app": dict}
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def shape_problem(data: dict[str, Any]) -> str | None:
+    """The first part of a report-v1 document that ``compare`` could not read, or None."""
+    return next(_problems(data), None)
+
+
+def _problems(data: dict[str, Any]) -> Iterator[str]:
+    checks = data.get("checks")
+    if not isinstance(checks, list):
+        yield "`checks` is missing" if checks is None else f"`checks` is {_json_name(checks)}, not a list"
+        return
+    for i, check in enumerate(checks):
+        where = f"checks[{i}]"
+        if not isinstance(check, dict):
+            yield f"`{where}` is {_json_name(check)}, not an object"
+            return
+        missing = [f"`{key}`" for key in _CHECK if key not in check]
+        if missing:
+            yield f"`{where}` has no {', '.join(missing)}"
+        yield from _typed(where, check, {**_CHECK, **_CHECK_OPTIONAL})
+        yield from _typed(f"{where}.details", check.get("details") or {}, _DETAILS)
+    env = data.get("environment")
+    if env is not None and not isinstance(env, dict):
+        yield f"`environment` is {_json_name(env)}, not an object"
+    if not env:
+        return
+    yield from _typed("environment", env, _ENVIRONMENT)
+    for key, item_type in (("sys_path", dict), ("pythonpath", str), ("env_names", str)):
+        for i, item in enumerate(env.get(key) or []):
+            if not isinstance(item, item_type):
+                yield f"`environment.{key}[{i}]` is {_json_name(item)}, not {_JSON_NAMES[item_type]}"
+            elif key == "sys_path":
+                yield from _typed(f"environment.sys_path[{i}]", item, {"path": str})
+    packages = (env.get("app") or {}).get("packages") or {}
+    yield from _typed("environment.app", env.get("app") or {}, {"packages": dict})
+    for name, package in packages.items():
+        where = f"environment.app.packages.{name}"
+        if not isinstance(package, dict):
+            yield f"`{where}` is {_json_name(package)}, not an object"
+        elif not isinstance(package.get("root"), str):
+            yield f"`{where}.root` is {_json_name(package.get('root'))}, not a string"
+        elif "digest" not in package:
+            yield f"`{where}` has no `digest`"
+        yield from _typed(where, package, {"files": dict})
+
+
+def _typed(where: str, data: dict[str, Any], types: dict[str, type]) -> Iterator[str]:
+    for key, expected in types.items():
+        value = data.get(key)
+        if value is not None and not isinstance(value, expected):
+            yield f"`{where}.{key}` is {_json_name(value)}, not {_JSON_NAMES[expected]}"
+
+
+def _json_name(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
 def read_report(path: str) -> Side:

@@ -195,6 +195,41 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "cannot reach" in unknown.stderr
 
 
+def test_a_report_v1_file_with_bad_contents_exits_2_naming_the_file_and_the_problem(tmp_path: Path) -> None:
+    tree = service(tmp_path / "svc")
+    assert check(tree, tmp_path / "ok.json")[0] == 0
+    good = json.loads((tmp_path / "ok.json").read_text())
+
+    def spoiled(change) -> dict:
+        data = json.loads(json.dumps(good))
+        change(data)
+        return data
+
+    cases = {
+        "checks-not-a-list": (spoiled(lambda d: d.update(checks={"a": 1})), "`checks` is an object, not a list"),
+        "no-checks": (spoiled(lambda d: d.pop("checks")), "`checks` is missing"),
+        "check-not-an-object": (spoiled(lambda d: d["checks"].append("import app")), "is a string, not an object"),
+        "no-target": (spoiled(lambda d: d["checks"][0].pop("target")), "`checks[0]` has no `target`"),
+        "no-kind": (spoiled(lambda d: d["checks"][0].pop("kind")), "`checks[0]` has no `kind`"),
+        "no-status": (spoiled(lambda d: d["checks"][0].pop("status")), "`checks[0]` has no `status`"),
+        "details-a-number": (spoiled(lambda d: d["checks"][0].update(details=3)), "`checks[0].details` is a number"),
+        "environment-a-list": (spoiled(lambda d: d.update(environment=[1])), "`environment` is a list, not an object"),
+        "sys-path-a-string": (spoiled(lambda d: d["environment"].update(sys_path="/app")),
+                              "`environment.sys_path` is a string, not a list"),
+        "package-no-digest": (spoiled(lambda d: d["environment"]["app"]["packages"]["app"].pop("digest")),
+                              "`environment.app.packages.app` has no `digest`"),
+        "a-list": ([good], "it holds a list, not an object"),
+    }
+    for name, (data, words) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        for args in ((str(tmp_path / "ok.json"), str(path)), (str(path), str(tmp_path / "ok.json"))):
+            result = diff(*args, "--format", "json", cwd=tmp_path)
+            assert result.returncode == 2, (name, result.stderr)
+            assert "Traceback" not in result.stderr and result.stdout == "", (name, result.stderr)
+            assert f"preflight: error: {path} is not " in result.stderr and words in result.stderr, (name, result.stderr)
+
+
 def test_a_canary_value_never_appears_in_reports_logs_or_diffs(tmp_path: Path) -> None:
     here = monitoring_service(tmp_path / "here" / "svc", with_monitoring=True)
     there = monitoring_service(tmp_path / "there" / "svc", with_monitoring=False)
