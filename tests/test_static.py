@@ -162,6 +162,37 @@ def test_missing_baseline_is_bad_input(tmp_path: Path) -> None:
     assert "--write-baseline" in done.stderr
 
 
+def test_write_baseline_creates_its_directory_and_an_unwritable_path_is_bad_input(tmp_path: Path) -> None:
+    target = tmp_path / "not" / "yet" / "baseline.json"
+    done = preflight("scan", "--write-baseline", str(target), cwd=FIXTURES / "static_names", cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(target.read_text())["schema"] == "preflight/static-baseline-v1"
+    (tmp_path / "a-file").write_text("")
+    for where, words in ((tmp_path / "a-file" / "baseline.json", f"{tmp_path / 'a-file'} is a file, not a directory"),
+                         (tmp_path / "a-file" / "deeper" / "baseline.json", "cannot create"),
+                         (tmp_path, "Is a directory")):
+        done = preflight("scan", "--write-baseline", str(where), cwd=FIXTURES / "static_names",
+                         cache=tmp_path / "cache")
+        assert done.returncode == 2, done.stderr
+        assert f"preflight: error: cannot write baseline {where}: " in done.stderr and words in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path.parent / (tmp_path.name + ".tmp")).exists()
+
+
+def test_unreadable_or_malformed_baseline_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "counts.json").write_text(json.dumps({"schema": "preflight/static-baseline-v1",
+                                                      "findings": {"undefined_name|app/a.py|time": "many"}}))
+    (tmp_path / "latin.json").write_bytes(b"\xff\xfe{}")
+    (tmp_path / "list.json").write_text("[]")
+    cases = {"counts.json": "is not a whole number", "latin.json": "is not JSON", "list.json": "is not a preflight "
+             "baseline", ".": "cannot read baseline"}
+    for name, words in cases.items():
+        done = preflight("scan", "--baseline", str(tmp_path / name), cwd=FIXTURES / "static_names",
+                         cache=tmp_path / "cache")
+        assert done.returncode == 2, (name, done.stderr)
+        assert words in done.stderr and "Traceback" not in done.stderr, (name, done.stderr)
+
+
 def test_console_groups_many_findings_by_name_and_file(tmp_path: Path) -> None:
     app = tmp_path / "svc"
     (app / "app").mkdir(parents=True)

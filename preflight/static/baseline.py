@@ -31,10 +31,22 @@ def write(checks: list[r.Check], path: str) -> int:
     counts = Counter(fingerprint(c, base) for c in findings(checks))
     data = {"schema": SCHEMA, "findings": dict(sorted(counts.items()))}
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        os.makedirs(base, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot write baseline {path}: {base} is a file, not a directory") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write baseline {path}: cannot create {base}: {exc.strerror or exc}") from None
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.isfile(tmp):
+            os.unlink(tmp)
+        raise UsageError(f"cannot write baseline {path}: {exc.strerror or exc}",
+                         tip="point --write-baseline at a writable file path") from None
     return sum(counts.values())
 
 
@@ -46,11 +58,17 @@ def apply(checks: list[r.Check], path: str) -> int:
     except FileNotFoundError:
         raise UsageError(f"baseline not found: {path}",
                          tip=f"create it from the current findings: preflight scan --write-baseline {path}") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read baseline {path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise UsageError(f"baseline {path} is not JSON: {exc}") from None
+    tip = f"recreate it: preflight scan --write-baseline {path}"
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("findings"), dict):
-        raise UsageError(f"{path} is not a preflight baseline ({SCHEMA})")
-    known = Counter({k: int(v) for k, v in data["findings"].items()})
+        raise UsageError(f"{path} is not a preflight baseline ({SCHEMA})", tip=tip)
+    bad = [k for k, v in data["findings"].items() if type(v) is not int or v < 0]
+    if bad:
+        raise UsageError(f"baseline {path}: the count of {bad[0]!r} is not a whole number", tip=tip)
+    known = Counter(data["findings"])
     base = os.path.dirname(os.path.abspath(path))
     silenced = 0
     for check in sorted(findings(checks), key=lambda c: (c.file or "", c.line or 0)):
