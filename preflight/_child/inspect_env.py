@@ -25,9 +25,7 @@ import zlib
 
 from run_import import write_result  # this script's directory, still sys.path[0]
 
-# as the import checks see it: the working directory (``python -m``, uvicorn, gunicorn) or the
-# server script's directory (PATH0, for ``python app/main.py``)
-sys.path[0] = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else os.getcwd()
+sys.path[0] = os.getcwd()  # as the import checks see it (``python -m``, uvicorn, gunicorn); see PATH0
 
 
 def installed_distributions(path: list[str]) -> dict[str, str]:
@@ -226,4 +224,6 @@ def describe(tops: list[str] = ()) -> dict:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[3]:  # the server script's directory (``python app/main.py``)
+        sys.path[0] = sys.argv[3]
     write_result(sys.argv[1], describe(json.loads(sys.argv[2]) if len(sys.argv) > 2 else []))
