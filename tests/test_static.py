@@ -62,6 +62,17 @@ def test_undefined_names_in_functions_type_checking_and_annotations(tmp_path: Pa
     assert report["checks"][0]["details"]["analyser"].startswith(analyser)
 
 
+@pytest.mark.parametrize("analyser", ["ruff", "pyflakes"])
+def test_a_pep_263_latin_1_file_is_analysed_like_its_utf_8_twin(tmp_path: Path, analyser: str) -> None:
+    code, report = scan(FIXTURES / "static_encodings", tmp_path, env={"PREFLIGHT_STATIC_ANALYSER": analyser})
+    assert code == 1
+    found = {Path(c["file"]).name: c for c in findings(report, "undefined_name")}
+    assert set(found) == {"latin.py", "utf.py"}  # `json` carries `# noqa: F821` in both
+    for check in found.values():
+        assert (check["details"]["name"], check["line"], check["status"]) == ("time", 8, "failed")
+        assert check["details"]["function"] == "stamp()"
+
+
 def test_suggests_the_import_the_rest_of_the_app_uses(tmp_path: Path) -> None:
     app = tmp_path / "svc"
     shutil.copytree(FIXTURES / "static_names", app)

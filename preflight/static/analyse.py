@@ -59,11 +59,16 @@ def analyse(paths: list[str], sources: dict[str, bytes], python: tuple[int, int]
     analyser, binary = choose()
     raw: dict[str, list[dict[str, Any]]] = {p: [] for p in paths}
     if binary:
+        utf8 = [p for p in paths if _is_utf8(sources[p])]
         try:
-            for start in range(0, len(paths), _CHUNK):
-                for item in _ruff(binary, paths[start : start + _CHUNK], python):
+            for start in range(0, len(utf8), _CHUNK):
+                for item in _ruff(binary, utf8[start : start + _CHUNK], python):
                     if item["filename"] in raw:
                         raw[item["filename"]].append(item)
+            for path in sorted(set(paths) - set(utf8)):  # ruff reads UTF-8 only: give it PEP 263's text
+                text = contexts.declared_text(sources[path])
+                if text is not None:  # else it does not decode: the syntax check reports it
+                    raw[path] += _ruff(binary, [], python, (path, text))
         except (OSError, RuntimeError, ValueError):  # the binary cannot run here: the pure-Python fallback
             raw = {p: [] for p in paths}
             binary, analyser = None, "pyflakes"
@@ -76,14 +81,26 @@ def analyse(paths: list[str], sources: dict[str, bytes], python: tuple[int, int]
     }
 
 
-def _ruff(binary: str, paths: list[str], python: tuple[int, int]) -> list[dict[str, Any]]:
+def _is_utf8(source: bytes) -> bool:
+    try:
+        source.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _ruff(binary: str, paths: list[str], python: tuple[int, int],
+          stdin: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """ruff's findings in ``paths``, or in ``stdin`` (path, text) read from standard input."""
     target = f"py{python[0]}{python[1]}"
     argv = [binary, "check", "--isolated", "--no-cache", "--exit-zero", "--output-format", "json",
-            "--select", RULES, "--target-version", target, "--", *paths]
-    done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            "--select", RULES, "--target-version", target]
+    argv += ["--stdin-filename", stdin[0]] if stdin else ["--", *paths]
+    feed = {"input": stdin[1]} if stdin else {"stdin": subprocess.DEVNULL}
+    done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", **feed)
     if done.returncode == 2 and "target-version" in done.stderr:  # interpreter newer than this ruff knows
         argv[argv.index("--target-version") : argv.index("--target-version") + 2] = []
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", **feed)
     if done.returncode != 0:
         raise RuntimeError(f"ruff failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     found = []
@@ -108,7 +125,7 @@ def _pyflakes(path: str, source: bytes) -> list[dict[str, Any]]:
         tree = ast.parse(source, path)
     except (SyntaxError, ValueError):
         return []
-    lines = source.decode("utf-8", errors="replace").splitlines()
+    lines = contexts.source_text(source).splitlines()
     found = []
     for message in checker.Checker(tree, filename=path).messages:
         if isinstance(message, messages.UndefinedName) and not _noqa(lines, message.lineno, "F821"):

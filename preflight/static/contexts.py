@@ -26,7 +26,7 @@ def classify(source: bytes, path: str, items: list[dict[str, Any]], python: tupl
         tree = ast.parse(source, path)
     except (SyntaxError, ValueError):
         return [dict(i, context=RUNTIME) for i in items]
-    lines = source.decode("utf-8", errors="replace").splitlines()
+    lines = source_text(source).splitlines()
     scanner = _Scanner(tree, python, dependencies=b"Depends" in source or b"Security" in source)
     out = []
     for item in items:
@@ -45,6 +45,24 @@ def classify(source: bytes, path: str, items: list[dict[str, Any]], python: tupl
             item["why"] = why
         out.append(item)
     return out
+
+
+def source_text(source: bytes) -> str:
+    """``source`` decoded as Python reads it (``declared_text``), else as UTF-8 with replacements."""
+    text = declared_text(source)
+    return source.decode("utf-8", errors="replace") if text is None else text
+
+
+def declared_text(source: bytes) -> str | None:
+    """``source`` decoded by its BOM or PEP 263 coding cookie (default UTF-8); None when it does not decode."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return None
 
 
 def type_checking_only(tree: ast.Module) -> list[tuple[str, int]]:
