@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 
 from preflight import __version__
 from preflight import report as r
+from preflight.errors import UsageError
 from preflight.spec import Manifest
 
 FORMAT = 1
@@ -72,11 +73,17 @@ def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping
 def write(path: str, stamp: dict[str, Any]) -> None:
     """Write atomically, so that a reader never sees half a stamp."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(stamp, handle)
-    os.replace(tmp, path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(stamp, handle)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.isfile(tmp):
+            os.unlink(tmp)
+        raise UsageError(f"cannot write the stamp {path}: {exc.strerror or exc}",
+                         tip="point --stamp (or PREFLIGHT_STAMP) at a writable file path") from None
 
 
 def verify(path: str, manifest_path: str, interpreter: str, workdir: str,
