@@ -47,6 +47,8 @@ class Traced:
 def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = False) -> InitResult:
     if not _ENTRY.fullmatch(entry):
         raise UsageError(f"{entry!r} is not an entry point", tip="give module:attribute, like app.main:app")
+    if os.path.isdir(out):
+        raise UsageError(f"{out} is a directory", tip="--out names the manifest file to write")
     if os.path.exists(out) and not force:
         raise UsageError(f"{out} already exists", tip=f"pass --force to overwrite it, or --out another path")
     module, _, attr = entry.partition(":")
@@ -210,9 +212,16 @@ def _verify(text: str, out: str, interpreter: str, workdir: str) -> r.Report:
 
 def _write(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".preflight-init-", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".preflight-init-", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp and os.path.isfile(tmp):
+            os.unlink(tmp)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}",
+                         tip="pass --out a writable file path") from None
