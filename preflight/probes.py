@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Mapping
 
+from preflight.report import SCHEMA
+
 PROBE_PATHS = ("/startup", "/healthz")
 CONNECT_TIMEOUT_SECONDS = 2.0
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -41,7 +43,10 @@ def probe(report_path: str, port: int | None = None, host: str = "127.0.0.1") ->
                               "or it writes its report elsewhere (set PREFLIGHT_REPORT for both)")
     except (OSError, ValueError) as exc:
         return Verdict(False, f"cannot read the report at {report_path}: {exc}")
-    if not isinstance(report, dict) or report.get("ok") is not True:
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        return Verdict(False, f"{report_path} is not a {SCHEMA} document: point --report or PREFLIGHT_REPORT "
+                              "at the report the gate writes")
+    if report.get("ok") is not True:
         return Verdict(False, f"the gate's checks failed ({report_path}): {_first_failure(report)}")
     if port is None:
         return Verdict(True, f"checks passed ({report_path})")
