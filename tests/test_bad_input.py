@@ -1,0 +1,78 @@
+"""Bad input through the real CLI: exit 2 (or a failing probe) with a message naming the path, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env
+
+# as root, only without these capabilities does a mode-000 file stay unreadable
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def preflight(*args: str, cwd: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run([*(prefix or []), sys.executable, "-m", "preflight", *args], cwd=cwd,
+                          env=cli_env(PREFLIGHT_CACHE_DIR=str(cwd / ".cache")), capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "main.py").write_text("VALUE = 1\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.main]\n")
+    (tmp_path / "a-dir").mkdir()
+    return tmp_path
+
+
+def test_an_unwritable_stamp_is_bad_input(tree: Path) -> None:
+    for where in ("a-dir", "preflight.yaml/stamp.json"):
+        done = preflight("check", "preflight.yaml", "--stamp", where, cwd=tree)
+        assert done.returncode == 2, done.stderr
+        assert f"preflight: error: cannot write the stamp {where}: " in done.stderr
+    assert not list(tree.glob("a-dir.*.tmp"))
+
+
+def test_init_out_a_directory_or_an_unwritable_path_is_bad_input(tree: Path) -> None:
+    done = preflight("init", "app.main", "--out", "a-dir", "--force", cwd=tree)
+    assert done.returncode == 2 and "preflight: error: a-dir is a directory" in done.stderr
+    done = preflight("init", "app.main", "--out", "preflight.yaml/x.yaml", cwd=tree)
+    assert done.returncode == 2 and "preflight: error: cannot write preflight.yaml/x.yaml: " in done.stderr
+    done = preflight("init", "app.main", "--out", "new/dir/preflight.yaml", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    assert "imports:" in (tree / "new" / "dir" / "preflight.yaml").read_text()
+
+
+def test_probe_of_a_file_that_is_not_a_report_says_so(tree: Path) -> None:
+    (tree / "list.json").write_text("[1]\n")
+    done = preflight("probe", "--report", "list.json", "--port", "0", cwd=tree)
+    assert done.returncode == 1
+    assert "failing: list.json is not a preflight/report-v1 document" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_unreadable_files_are_bad_input(tree: Path) -> None:
+    (tree / "report.json").write_text('{"schema": "preflight/report-v1", "checks": []}\n')
+    for name in ("locked.yaml", "locked.json"):
+        shutil.copy(tree / ("preflight.yaml" if name.endswith("yaml") else "report.json"), tree / name)
+        (tree / name).chmod(0)
+    cases = [
+        (("check", "locked.yaml"), "invalid manifest locked.yaml"),
+        (("scan", "locked.yaml"), "invalid manifest locked.yaml"),
+        (("scan", "preflight.yaml", "--baseline", "locked.json"), "cannot read baseline locked.json: Permission denied"),
+        (("diff", "locked.json", "report.json"), "cannot read locked.json: Permission denied"),
+        (("diff", "a-dir", "report.json"), "cannot read a-dir: Is a directory"),
+    ]
+    for args, words in cases:
+        done = preflight(*args, cwd=tree, prefix=NO_DAC)
+        assert done.returncode == 2, (args, done.stderr)
+        assert words in done.stderr, (args, done.stderr)
