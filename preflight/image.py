@@ -85,6 +85,8 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
 
 def check_image(name: str, manifest: str | None = None, env: dict[str, str] | None = None) -> r.Report:
     """Inspect ``name``'s config and run the manifest in a container from it; return one report."""
+    if not name.strip():
+        raise UsageError("no image name given", tip="preflight image svc:1.2 (a name, tag or ID)")
     docker = _sdk()
     client = _connect(docker)
     try:

@@ -52,6 +52,13 @@ def test_init_out_a_directory_or_an_unwritable_path_is_bad_input(tree: Path) -> 
     assert "imports:" in (tree / "new" / "dir" / "preflight.yaml").read_text()
 
 
+def test_an_empty_image_name_is_bad_input(tree: Path) -> None:
+    for args in (("image", ""), ("diff", "image: ", "image:x")):
+        done = preflight(*args, cwd=tree)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "no image name given" in done.stderr or "`image:` needs an image name" in done.stderr, done.stderr
+
+
 def test_probe_of_a_file_that_is_not_a_report_says_so(tree: Path) -> None:
     (tree / "list.json").write_text("[1]\n")
     done = preflight("probe", "--report", "list.json", "--port", "0", cwd=tree)
