@@ -11,7 +11,26 @@ import os
 import sys
 from typing import Any, TextIO
 
-import structlog
+
+
+def _import_structlog() -> Any:
+    """``import structlog`` without its optional pretty-printers: its ``dev`` module imports rich
+    (and better_exceptions, colorama) when installed, ~80 ms on every start for renderers preflight
+    never uses (it renders with ``ConsoleView`` and ``JSONRenderer``)."""
+    import importlib
+
+    blocked = [name for name in ("rich", "better_exceptions", "colorama") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
+    try:
+        return importlib.import_module("structlog")
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+
+
+structlog = _import_structlog()
 
 from preflight import report as r
 
