@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from preflight.errors import PreflightError
+from preflight.errors import UsageError
 from preflight.report import FAILING, SCHEMA
 
 DIFF_SCHEMA = "preflight/diff-v1"
@@ -22,12 +22,8 @@ LOCAL, IMAGE_PREFIX = "local", "image:"
 _SHOW = 8  # items listed per group in the console view
 
 
-class DiffInputError(PreflightError):
+class DiffInputError(UsageError):
     """A side cannot be read: unreadable file, not JSON, another schema, unknown image."""
-
-    def __init__(self, message: str, tip: str | None = None) -> None:
-        super().__init__(message)
-        self.tip = tip
 
 
 @dataclass

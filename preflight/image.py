@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from preflight import report as r
-from preflight.errors import ManifestError, PreflightError, UsageError
+from preflight.errors import ManifestError, UsageError
 from preflight.runner import OUTPUT_TAIL_BYTES
 
 KIND = "image"
@@ -31,12 +31,8 @@ _SHELLS = ("sh", "bash", "dash", "ash", "zsh")
 _CHECK_FIELDS = {f.name for f in fields(r.Check)}
 
 
-class ImageError(PreflightError):
+class ImageError(UsageError):
     """The engine or the image cannot be used: exit 2, like a bad manifest."""
-
-    def __init__(self, message: str, tip: str | None = None) -> None:
-        super().__init__(message)
-        self.tip = tip
 
 
 @dataclass

@@ -72,16 +72,11 @@ def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping
 
 def write(path: str, stamp: dict[str, Any]) -> None:
     """Write atomically, so that a reader never sees half a stamp."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from preflight.files import write_json
+
     try:
-        os.makedirs(directory, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(stamp, handle)
-        os.replace(tmp, path)
+        write_json(path, stamp)
     except OSError as exc:
-        if os.path.isfile(tmp):
-            os.unlink(tmp)
         raise UsageError(f"cannot write the stamp {path}: {exc.strerror or exc}",
                          tip="point --stamp (or PREFLIGHT_STAMP) at a writable file path") from None
 

@@ -13,6 +13,7 @@ from collections import Counter
 
 from preflight import report as r
 from preflight.errors import UsageError
+from preflight.files import write_json
 
 SCHEMA = "preflight/static-baseline-v1"
 
@@ -30,7 +31,6 @@ def write(checks: list[r.Check], path: str) -> int:
     base = os.path.dirname(os.path.abspath(path))
     counts = Counter(fingerprint(c, base) for c in findings(checks))
     data = {"schema": SCHEMA, "findings": dict(sorted(counts.items()))}
-    tmp = path + ".tmp"
     try:
         os.makedirs(base, exist_ok=True)
     except FileExistsError:
@@ -38,13 +38,8 @@ def write(checks: list[r.Check], path: str) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write baseline {path}: cannot create {base}: {exc.strerror or exc}") from None
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-        os.replace(tmp, path)
+        write_json(path, data, indent=1)
     except OSError as exc:
-        if os.path.isfile(tmp):
-            os.unlink(tmp)
         raise UsageError(f"cannot write baseline {path}: {exc.strerror or exc}",
                          tip="point --write-baseline at a writable file path") from None
     return sum(counts.values())
