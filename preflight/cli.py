@@ -225,7 +225,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
-    with _signals_interrupt():
+    with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
                             path0=getattr(args, "path0", None))
     if distrust:
@@ -277,8 +277,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     python = interpreter.validate(args.python) if args.python else sys.executable
     manifest = load_manifest(_manifest_path(args.manifest))
-    with _signals_interrupt():
-        report = static.scan(manifest, python, os.getcwd(), baseline=args.baseline)
+    report = static.scan(manifest, python, os.getcwd(), baseline=args.baseline)
     if args.write_baseline:
         from preflight.static.baseline import write
 
@@ -293,8 +292,7 @@ def _init(args: argparse.Namespace) -> int:
     from preflight import generate, interpreter
 
     python = interpreter.validate(args.python) if args.python else sys.executable
-    with _signals_interrupt():
-        result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
+    result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
     for line in result.notes:
         print(f"preflight: {line}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -303,8 +301,7 @@ def _init(args: argparse.Namespace) -> int:
 def _image(args: argparse.Namespace) -> int:
     from preflight import image
 
-    with _signals_interrupt():
-        report = image.check_image(args.image, manifest=args.manifest, env=image.parse_env(args.env))
+    report = image.check_image(args.image, manifest=args.manifest, env=image.parse_env(args.env))
     return EXIT_OK if _publish(report, args).ok else EXIT_FAILED
 
 
@@ -313,8 +310,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     live = diff.LOCAL in (args.a, args.b)
     manifest = _manifest_path(args.manifest) if live or args.manifest else None
-    with _signals_interrupt():
-        sides = [diff.load(source, manifest, args.manifest, args.env) for source in (args.a, args.b)]
+    sides = [diff.load(source, manifest, args.manifest, args.env) for source in (args.a, args.b)]
     result = diff.compare(*sides)
     print((diff.render_json if args.format == "json" else diff.render_console)(result), end="")
     return EXIT_FAILED if result.matters else EXIT_OK
