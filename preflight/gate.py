@@ -117,7 +117,7 @@ def _redact(checks: list[r.Check], environ: Mapping[str, str]) -> None:
     from preflight.redact import redact, secret_values
 
     secrets = secret_values(environ)
-    for check in checks:
+    for check in (c for c in checks if c.status != r.PASSED):  # only a finding quotes the application
         for name in ("message", "hint", "stack_trace", "output", "details"):
             setattr(check, name, redact(getattr(check, name), secrets))
 
