@@ -80,6 +80,7 @@ def check(
         environment=fingerprint.environment(probe, manifest, outcomes, checks),
         mode=runner.mode,
         mode_reason=runner.mode_reason,
+        zygote=_zygote_summary(runner.zygote_report),
     )
     if stamp_path and report.ok and probe is not None:
         from preflight import stamp
@@ -96,6 +97,15 @@ def probe_environment(manifest: Manifest, interpreter: str = sys.executable, wor
     runner = Runner(interpreter, workdir or os.getcwd(), env=dict(environ))
     job = Job(ENVIRONMENT_JOB, "inspect_env.py", [RESULT, json.dumps(fingerprint.app_tops(manifest))])
     return runner.run([job])[ENVIRONMENT_JOB].result
+
+
+def _zygote_summary(ready: dict | None) -> dict | None:
+    """The report's ``zygote``: preload time, modules preloaded, failed and learned from the checks."""
+    if not ready:
+        return None
+    return {"preload_ms": ready.get("preload_ms"), "preloaded": len(ready.get("preloaded") or ()),
+            "preload_failed": [f["module"] for f in ready.get("failed") or ()],
+            "learned": list(ready.get("learned") or ())}
 
 
 def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:

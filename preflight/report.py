@@ -48,6 +48,7 @@ class Report:
     mode: str = "fresh"
     environment: dict[str, Any] | None = None
     mode_reason: str | None = None  # why the checks did not run in the faster mode asked for
+    zygote: dict[str, Any] | None = None  # what the zygote preloaded and learned, when one ran
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,7 @@ class Report:
             "interpreter": self.interpreter,
             "mode": self.mode,
             **({"mode_reason": self.mode_reason} if self.mode_reason else {}),
+            **({"zygote": self.zygote} if self.zygote else {}),
             "counts": self.counts(),
             "checks": [c.to_json() for c in self.checks],
         }

@@ -273,6 +273,8 @@ class Runner:
                 self.mode = "zygote"
             elif event["event"] == "started":
                 zygote.started(event)
+            elif event["event"] == "learned" and self.zygote_report is not None:
+                self.zygote_report.setdefault("learned", []).extend(event["modules"])
             elif event["event"] == "returned":  # a helper fork of the zygote gave these back
                 for key in event["keys"]:
                     running = zygote.running.get(key)

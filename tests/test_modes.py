@@ -291,3 +291,56 @@ def test_app_installed_into_site_packages_is_never_preloaded(tmp_path):
         check = result.check("app.core.errors_service")
         assert check["cause"] == "circular_import", (mode, check)
         assert (check["file"], check["line"]) == (str(site / "app/core/errors_agent.py"), 5)
+
+
+LAZY_LIBRARY = {
+    "lazylib/__init__.py": """
+        import importlib
+
+
+        def load(part):
+            return importlib.import_module(f"lazylib.{part}")  # a library's own lazy import
+        """,
+    "lazylib/dialect.py": "import os\n\nos.write(int(os.environ['LAZY_FD']), b'x') if 'LAZY_FD' in os.environ else None\n",
+    "lazylib/poller.py": """
+        import threading
+
+        threading.Thread(target=threading.Event().wait, daemon=True, name="lazy-poller").start()
+        """,
+    "lazylib/settings.py": "import app.settings  # a library that reads the application's settings module\n",
+}
+
+
+def _lazy_tree(tmp_path: Path, part: str, users: int = 4) -> tuple[Path, Path]:
+    library = write_tree(tmp_path / "lib" / "site-packages", LAZY_LIBRARY)
+    files = {"app/__init__.py": "", "app/settings.py": "NAME = 'svc'\n",
+             "app/circ_a.py": "from app.circ_b import B\n\nA = 1\n",
+             "app/circ_b.py": "from app.circ_a import A\n\nB = 1\n"}
+    for index in range(users):
+        files[f"app/user{index}.py"] = f"import lazylib\n\nlazylib.load({part!r})\n"
+    modules = ", ".join([f"app.user{index}" for index in range(users)] + ["app.circ_a"])
+    files["preflight.yaml"] = f"version: 1\nimports: [{modules}]\n"
+    return write_tree(tmp_path / "svc", files), library
+
+
+def test_library_modules_imported_lazily_are_learned_for_later_forks(tmp_path: Path) -> None:
+    root, library = _lazy_tree(tmp_path, "dialect")
+    # one core: forks run one after another, so every fork after the first can start with it
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)), prefix=["taskset", "-c", "0"])
+    assert result.returncode == 1, result.stderr
+    assert result.report["mode"] == "zygote"
+    assert result.report["zygote"]["learned"] == ["lazylib.dialect"]
+    assert all(result.check(f"app.user{i}")["status"] == "passed" for i in range(4))
+    assert result.check("app.circ_a")["cause"] == "circular_import"  # the app's own modules: never learned
+
+
+@pytest.mark.parametrize("part", ["poller", "settings"])
+def test_a_lazy_import_that_would_make_forking_unsafe_is_not_learned(tmp_path: Path, part: str) -> None:
+    """A trial fork imports what would be learned first: a thread or an application module there
+    keeps the zygote as it was, and the checks go on in zygote mode with the same findings."""
+    root, library = _lazy_tree(tmp_path, part)
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)), prefix=["taskset", "-c", "0"])
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert result.report["zygote"]["learned"] == []
+    assert all(result.check(f"app.user{i}")["status"] == "passed" for i in range(4))
+    assert result.check("app.circ_a")["cause"] == "circular_import"

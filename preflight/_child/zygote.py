@@ -19,11 +19,15 @@ End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill e
         after a fallback the zygote forks nothing more: it reaps what runs, then exits
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
     {"event": "returned", "keys": [K, ...]}               not started after all: ask again
+    {"event": "learned", "modules": [...]}                 preloaded later, see below
 
 What is preloaded is found without running application code: the import statements of the listed
 modules' files (and of the application modules they import, transitively) are read with ``ast``;
 each imported module whose top level resolves outside the application's directories (stdlib,
-site-packages) is imported here. A fork then starts as ``python SCRIPT`` does (``sys.argv``,
+site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
+dialect, ``pydantic.v1`` under FastAPI), is learned from the checks: the library modules a passing
+check loaded are imported by a trial fork first and, when that leaves the process safe to fork
+(no thread, no application module), here too, so later forks start with them. A fork then starts as ``python SCRIPT`` does (``sys.argv``,
 ``sys.path[0]`` the script's directory) and runs ``run_import.main`` itself: its own process group,
 output file, faulthandler deadline and result file, its module the first application import of
 its process. On leaving, the fork does what a fresh interpreter's exit does observably (non-daemon
@@ -113,6 +117,12 @@ class _Server:
         self.scanner: _Scanner | None = None
         self.unsafe: str | None = None
         self.safe_modules: set[str] = set(sys.modules)
+        self.is_helper = False
+        self.results: dict[int, str] = {}  # pidfd of a fork run here -> its result file
+        self.unread: list[str] = []  # result files of finished (or handed out) runs, to learn from
+        self.tried: set[str] = set()  # modules learned or ruled out
+        self.trial: list[str] | None = None  # modules a trial fork is importing now
+        self.ready: dict = {}  # the "ready" event, once sent
 
     def handle(self, message: dict) -> bool:
         """Act on one control message; False when the zygote must stop."""
@@ -152,9 +162,10 @@ class _Server:
         files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
                         if isinstance(f, str)})
         self.limit = self.workers
-        _send(self.events, {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
-                            "fallback": self.unsafe, "files": files,
-                            "preload_ms": round((time.monotonic() - started) * 1000, 1)})
+        self.ready = {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
+                      "fallback": self.unsafe, "files": files,
+                      "preload_ms": round((time.monotonic() - started) * 1000, 1)}
+        _send(self.events, self.ready)
         if self.unsafe:  # the parent runs what was not forked in fresh interpreters
             self.drain()
             return 0
@@ -165,6 +176,7 @@ class _Server:
 
     def service(self, block: bool) -> bool:
         """Reap finished forks, act on control messages, fork what may run; False: stop."""
+        self._learn()
         self._fork_ready()
         if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
             for fd in self.helper_pipes:
@@ -181,6 +193,12 @@ class _Server:
         for key, _ in ready:
             if key.data is not None:
                 self._reap(key.fd)
+        if self.unsafe and not self.preloading and not self.is_helper and not self.ready.get("fallback"):
+            _send(self.events, {**self.ready, "fallback": self.unsafe})  # learning made forking unsafe
+            self.ready["fallback"] = self.unsafe
+            self.drain()
+            return False
+        self._learn()
         if block and (self.reader.queue or any(key.data is None for key, _ in ready)):
             for message in self.reader.available():
                 if not self.handle(message):
@@ -192,12 +210,16 @@ class _Server:
         eligible = [run for run in self.waiting if all(n in self.done for n in self.needs.get(run["key"], ()))]
         if not eligible or self.unsafe or self._busy() >= self.limit:
             return
+        if self.scanner is not None:  # the longest first, so that no long one starts last
+            eligible.sort(key=lambda run: -self.scanner.weight(run))
         self.unsafe = self._unsafe()
         if self.unsafe:
             return
         if self.preloading and len(eligible) > 1:  # a helper forks them one by one while this preloads on
             for run in eligible:
                 self.waiting.remove(run)
+                if run["script"] == "run_import.py":
+                    self.unread.append(run["args"][1])  # read once this zygote may learn again
             self._helper(eligible)
             return
         for run in eligible:
@@ -224,6 +246,7 @@ class _Server:
         if pid == 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its handler: terminate()
             os.close(done_w)
+            self.is_helper = True
             self.reader.close()  # the helper takes no orders: the parent kills its forks itself
             self.selector.close()
             for fd in [*self.children, *self.helper_pipes]:
@@ -306,6 +329,8 @@ class _Server:
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (message["key"], pid)
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        if message["script"] == "run_import.py":
+            self.results[pidfd] = message["args"][1]
         _send(self.events, {"event": "started", "key": message["key"], "pid": pid})
 
     def _reap(self, pidfd: int) -> None:
@@ -317,7 +342,76 @@ class _Server:
             return
         _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
         _, status = os.waitpid(pid, 0)
+        if key == _TRIAL:
+            self._trial_done(os.waitstatus_to_exitcode(status) == 0)
+            return
+        if pidfd in self.results:
+            self.unread.append(self.results.pop(pidfd))
         _send(self.events, {"event": "exited", "key": key, "returncode": os.waitstatus_to_exitcode(status)})
+
+    def _learn(self) -> None:
+        """Try the library modules finished checks loaded that this process lacks (see the module's
+        docstring): in a trial fork first, one batch at a time."""
+        if self.is_helper or self.preloading or self.unsafe or self.trial is not None or not self.unread:
+            return
+        pending, self.unread = self.unread, []
+        wanted: dict[str, None] = {}
+        for path in pending:
+            if not os.path.exists(path):
+                self.unread.append(path)  # handed to a helper, not finished yet
+                continue
+            wanted.update(dict.fromkeys(self._library_modules(path)))
+        names = [name for name in wanted if name not in self.tried and name not in sys.modules]
+        if not names:
+            return
+        self.tried.update(names)
+        self.trial = names
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _trial(names, self.scanner.app_tops if self.scanner else ())  # exits
+            try:
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
+            pidfd = os.pidfd_open(pid)
+            self.children[pidfd] = (_TRIAL, pid)
+            self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _library_modules(self, result_path: str) -> list[str]:
+        """Library modules (not the application's, not a monkey-patcher) a passing check loaded."""
+        try:
+            with open(result_path, encoding="utf-8") as handle:
+                loaded = json.load(handle).get("loaded") or []
+        except (OSError, ValueError, AttributeError):
+            return []
+        names = []
+        for name, path in loaded:
+            top = name.partition(".")[0]
+            if top in _PATCHERS or top == "__main__" or (self.scanner and self.scanner.app_tops & {top}):
+                continue
+            if path is not None:
+                real = os.path.realpath(path)
+                if real.startswith(HERE + os.sep) or not any(real.startswith(lib + os.sep)
+                                                              for lib in self.scanner.libraries):
+                    continue
+            names.append(name)
+        return names
+
+    def _trial_done(self, safe: bool) -> None:
+        names, self.trial = self.trial or [], None
+        if not safe:
+            return
+        learned = []
+        for name in names:
+            if _attempt(name, learned, []):
+                self.done.add(name)
+        self.unsafe = self._unsafe()  # what the trial said; checked again, this process is the one forked
+        if learned:
+            _send(self.events, {"event": "learned", "modules": learned})
 
     def drain(self) -> None:
         """After a fallback: fork nothing more, report each running fork's exit."""
@@ -332,6 +426,27 @@ class _Server:
             os.waitpid(pid, 0)
             os.close(pidfd)
         self.children.clear()
+
+
+_TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
+_PATCHERS = ("gevent", "eventlet")
+
+
+def _trial(names: list[str], app_tops) -> None:
+    """In a fork: import ``names``; exit 0 if the process is still safe to fork from, else 3."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    before = set(sys.modules)
+    try:
+        for name in names:
+            _attempt(name, [], [])
+        safe = unsafe_to_fork(set(sys.modules) - before, app_tops) is None
+    except BaseException:
+        safe = False
+    os._exit(0 if safe else 3)
 
 
 def _readable(fd: int) -> bool:
@@ -514,6 +629,18 @@ class _Scanner:
 
     def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
         """``(module, names taken from it)`` for each non-application module, first seen first."""
+        return self._walk(modules)[1]
+
+    def weight(self, run: dict) -> int:
+        """How much application code a run imports: the files its module reaches (0: not a check)."""
+        if run["script"] != "run_import.py":
+            return 0
+        if "weight" not in run:
+            run["weight"] = len(self._walk([json.loads(run["args"][0])["module"]])[0])
+        return run["weight"]
+
+    def _walk(self, modules: list[str]) -> tuple[set[str], list[tuple[str, list[str]]]]:
+        """The application modules ``modules`` reach, and what ``closure`` returns."""
         queue = list(modules)
         seen_app: set[str] = set()
         external: dict[str, None] = {}
@@ -535,7 +662,7 @@ class _Scanner:
                 queue.append(module)
                 queue += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
                 taken.setdefault(module, []).extend(names)
-        return [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
+        return seen_app, [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
 
     def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
         """Everything to preload: the modules each run needs, run after run, each once."""
@@ -626,7 +753,7 @@ def _is_submodule(name: str) -> bool:
 def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | None:
     """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
     modules to look at for application code (default: all); ``app_tops``: the manifest's packages."""
-    patchers = [m for m in ("gevent", "eventlet") if m in sys.modules]
+    patchers = [m for m in _PATCHERS if m in sys.modules]
     if patchers:
         return (f"{patchers[0]} is preloaded: its monkey-patching must run before other imports, "
                 f"as the application's first module does it; checking in fresh interpreters")
