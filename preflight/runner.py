@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-CHILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child")
+from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported
 OUTPUT_TAIL_BYTES = 4096
 KILL_GRACE_SECONDS = 2.0  # beyond the child's own faulthandler deadline, before SIGKILL
 RESULT, STACK = "{result}", "{stack}"  # placeholders in Job.args for the child's own files
@@ -101,7 +101,7 @@ class Runner:
     zygote_report: dict[str, Any] | None = None
     _running: list[_Running] = field(default_factory=list)
     _scratch: tempfile.TemporaryDirectory | None = None
-    prestarted: _Zygote | None = None  # from ``spawn_zygote``: booted while the gate was loading
+    prestarted: Booting | None = None  # from ``zygote_launch.boot``: booted while the gate was loading
     _zygote: _Zygote | None = None  # the one forks go to
     _zygotes: list[_Zygote] = field(default_factory=list)  # every one alive, draining ones too
     _count: int = 0
@@ -351,13 +351,15 @@ class Runner:
         return outcome
 
     def _start_zygote(self, selector: selectors.BaseSelector) -> None:
-        reason = _fork_unsupported()
+        reason = fork_unsupported()
         if reason:
             self.mode_reason = reason
             return
         assert self._scratch is not None and self.preload is not None
-        zygote, self.prestarted = self.prestarted, None
-        self._zygote = zygote or _Zygote.start(self.interpreter, self.workdir, self.env)
+        booting, self.prestarted = self.prestarted, None
+        booting = booting or boot(self.interpreter, self.workdir, self.env)
+        assert booting is not None
+        self._zygote = _Zygote(booting)
         selector.register(self._zygote.events_fd, selectors.EVENT_READ, self._zygote)
         self._zygotes.append(self._zygote)
         self._zygote.ready_deadline = time.monotonic() + self.preload_timeout
@@ -366,10 +368,10 @@ class Runner:
 class _Zygote:
     """The parent's end of ``_child/zygote.py``: JSON lines out on one pipe, events back on another."""
 
-    def __init__(self, proc: subprocess.Popen, control: int, events: int) -> None:
-        self.proc = proc
-        self.control = control
-        self.events_fd = events
+    def __init__(self, booting: Booting) -> None:
+        self.proc = booting.proc
+        self.control = booting.control
+        self.events_fd = booting.events
         self.ready = False
         self.preloading = False  # the preload was asked for: forks from now on carry it
         self.draining = False  # it fell back: it forks nothing more and exits when its forks are done
@@ -377,27 +379,6 @@ class _Zygote:
         self.running: dict[str, _Running] = {}
         self.args: dict[str, list[str]] = {}
         self._partial = b""
-
-    @classmethod
-    def start(cls, interpreter: str, workdir: str, env: dict[str, str] | None) -> _Zygote:
-        control_r, control_w = os.pipe()
-        events_r, events_w = os.pipe()
-        try:
-            with tempfile.TemporaryFile() as output:  # what preloading prints: nobody reads it
-                proc = subprocess.Popen(
-                    [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
-                    cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                    pass_fds=(control_r, events_w), start_new_session=True,
-                )
-        finally:
-            os.close(control_r)
-            os.close(events_w)
-        return cls(proc, control_w, events_r)
-
-    def discard(self) -> None:
-        """Stop a zygote that was never used (it has forked nothing)."""
-        self._kill()
-        self._close_fds()
 
     def send(self, message: dict[str, Any]) -> bool:
         data = (json.dumps(message) + "\n").encode()
@@ -476,21 +457,6 @@ class _Zygote:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def spawn_zygote(interpreter: str, workdir: str, env: dict[str, str] | None) -> _Zygote | None:
-    """Start a zygote's interpreter now, so that it boots while the gate still loads; hand it to
-    ``Runner.prestarted`` (same interpreter, workdir and env), or ``discard()`` it."""
-    if _fork_unsupported():
-        return None
-    return _Zygote.start(interpreter, workdir, env)
-
-
-def _fork_unsupported() -> str | None:
-    """Why this platform cannot run a zygote, or ``None``."""
-    if not hasattr(os, "fork") or not hasattr(os, "pidfd_open"):
-        return "this platform has no fork() with pidfds; every check ran in a fresh interpreter"
-    return None
 
 
 def _deadline(started: float, timeout: float | None) -> float | None:

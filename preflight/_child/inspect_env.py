@@ -223,7 +223,12 @@ def describe(tops: list[str] = ()) -> dict:
     }
 
 
+def main(argv: list[str]) -> int:
+    if len(argv) > 3 and argv[3]:  # the server script's directory (``python app/main.py``)
+        sys.path[0] = argv[3]
+    write_result(argv[1], describe(json.loads(argv[2]) if len(argv) > 2 else []))
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[3]:  # the server script's directory (``python app/main.py``)
-        sys.path[0] = sys.argv[3]
-    write_result(sys.argv[1], describe(json.loads(sys.argv[2]) if len(sys.argv) > 2 else []))
+    sys.exit(main(sys.argv))

@@ -1,0 +1,798 @@
+"""A zygote: import the application's third-party dependencies once, then fork one check per module.
+
+Protocol (started as ``python zygote.py`` by path, which imports this module; standard library
+only, never imports preflight):
+
+    python zygote.py CONTROL_FD EVENTS_FD
+
+The parent writes JSON lines to CONTROL_FD:
+    {"op": "run", "key": K, "script": "run_import.py", "args": [...], "output": PATH}
+        fork, and run that ``_child`` script in the fork as ``python SCRIPT ARGS...`` would, its
+        stdout and stderr going to PATH. Before "preload" the fork is as clean as a fresh
+        interpreter (the environment probe runs so); after it, it has the preloaded modules.
+    {"op": "preload", "modules": ["app.main", ...]}      once
+    {"op": "kill", "key": K}                              SIGKILL that fork's process group
+    {"op": "exit"}                                        kill every fork, reap them, exit
+End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit. The zygote writes JSON lines to EVENTS_FD:
+    {"event": "started", "key": K, "pid": N}
+    {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
+     "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
+        after a fallback the zygote forks nothing more: it reaps what runs, then exits
+    {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
+    {"event": "returned", "keys": [K, ...]}               not started after all: ask again
+    {"event": "learned", "modules": [...]}                 preloaded later, see below
+
+What is preloaded is found without running application code: the import statements of the listed
+modules' files (and of the application modules they import, transitively) are read with ``ast``;
+each imported module whose top level resolves outside the application's directories (stdlib,
+site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
+dialect, ``pydantic.v1`` under FastAPI), is learned from the checks: the library modules a passing
+check loaded are imported by a trial fork first and, when that leaves the process safe to fork
+(no thread, no application module), here too, so later forks start with them. A fork then starts as ``python SCRIPT`` does (``sys.argv``,
+``sys.path[0]`` the script's directory) and runs ``run_import.main`` itself: its own process group,
+output file, faulthandler deadline and result file, its module the first application import of
+its process. On leaving, the fork does what a fresh interpreter's exit does observably (non-daemon
+threads joined, atexit handlers run, streams flushed) without tearing every preloaded module down.
+"""
+
+from __future__ import annotations
+
+import run_import  # first of all (this script's directory, still sys.path[0]): it notes the startup modules
+
+import ast
+import gc
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import runpy
+import selectors
+import signal
+import sys
+import sysconfig
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
+
+_MAX_APP_FILES = 5000
+
+
+class _Child(Exception):
+    """Raised in a freshly forked child to unwind the zygote's loop and run one script in ``main``."""
+
+    def __init__(self, message: dict) -> None:
+        super().__init__()
+        self.message = message
+
+
+def main(argv: list[str]) -> int:
+    """Serve until told to exit, then leave at once (no teardown of every preloaded module)."""
+    control, events = int(argv[1]), int(argv[2])
+    try:
+        status = _serve(control, events)
+    except _Child as child:
+        status = _run(child.message)
+        _finalize_quickly()
+    else:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(status)
+
+
+def _serve(control: int, events: int) -> int:
+    server = _Server(_Lines(control), events)
+    signal.signal(signal.SIGTERM, server.terminate)  # the parent's way to stop it while it preloads
+    while True:  # forks asked for before the preload are as clean as fresh interpreters
+        message = server.reader.next_blocking()
+        if message is None or message["op"] == "exit":
+            server.kill_all()
+            return 0
+        if message["op"] == "preload":
+            break
+        server.handle(message)
+    return server.preload_and_serve(message)
+
+
+class _Server:
+    """The zygote's state: its forks, the runs waiting for their dependencies, what is preloaded.
+
+    Preloading and forking interleave: runs are ordered by how few dependencies they need, their
+    dependencies preloaded in that order, and each run forked as soon as all of its own are in
+    (at most ``workers - 1`` forks while this process still preloads on a core of its own).
+    """
+
+    def __init__(self, reader: _Lines, events: int) -> None:
+        self.reader = reader
+        self.events = events
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
+        self.waiting: list[dict] = []  # runs to fork once their dependencies are preloaded
+        self.needs: dict[str, list[str]] = {}  # run key -> modules to preload first
+        self.done: set[str] = set()
+        self.preloaded: list[str] = []
+        self.failed: list[dict] = []
+        self.workers = 1
+        self.limit = 1
+        self.preloading = False
+        self.helper_pipes: list[int] = []  # write ends: closed when the preload is done
+        self.extra_fds: list[int] = []
+        self.scanner: _Scanner | None = None
+        self.unsafe: str | None = None
+        self.safe_modules: set[str] = set(sys.modules)
+        self.is_helper = False
+        self.results: dict[int, str] = {}  # pidfd of a fork run here -> its result file
+        self.unread: list[str] = []  # result files of finished (or handed out) runs, to learn from
+        self.tried: set[str] = set()  # modules learned or ruled out
+        self.trial: list[str] | None = None  # modules a trial fork is importing now
+        self.ready: dict = {}  # the "ready" event, once sent
+
+    def handle(self, message: dict) -> bool:
+        """Act on one control message; False when the zygote must stop."""
+        if message is None or message["op"] == "exit":
+            self.kill_all()
+            return False
+        if message["op"] == "run":
+            if message.get("after_preload"):
+                self.waiting.append(message)
+                if self.scanner is not None:
+                    self.needs[message["key"]] = self._needs(message)
+            else:
+                self._fork(message)
+        elif message["op"] == "kill":
+            for key, pid in self.children.values():
+                if key == message["key"]:
+                    _kill_group(pid)
+        return True
+
+    def preload_and_serve(self, message: dict) -> int:
+        started = time.monotonic()
+        self.workers = max(1, int(message.get("workers") or 1))
+        self.limit = self.workers
+        self.scanner = _Scanner(message["modules"])
+        for run in self.waiting:
+            self.needs[run["key"]] = self._needs(run)
+        self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
+        self.preloading = True
+        for name, names in self.scanner.order([self.needs[run["key"]] for run in self.waiting]):
+            self._preload(name, names)
+            if not self.service(block=False):
+                return 0
+            if self.unsafe:
+                break
+        self.preloading = False
+        self.unsafe = self.unsafe or self._unsafe()
+        files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+                        if isinstance(f, str)})
+        self.limit = self.workers
+        self.ready = {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
+                      "fallback": self.unsafe, "files": files,
+                      "preload_ms": round((time.monotonic() - started) * 1000, 1)}
+        _send(self.events, self.ready)
+        if self.unsafe:  # the parent runs what was not forked in fresh interpreters
+            self.drain()
+            return 0
+        self.selector.register(self.reader.fd, selectors.EVENT_READ, None)
+        while self.service(block=True):
+            pass
+        return 0
+
+    def service(self, block: bool) -> bool:
+        """Reap finished forks, act on control messages, fork what may run; False: stop."""
+        self._learn()
+        self._fork_ready()
+        if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
+            for fd in self.helper_pipes:
+                os.close(fd)
+            self.helper_pipes = []
+        if not block:
+            ready = [(key, None) for key, _ in self.selector.select(0)]
+            while _readable(self.reader.fd) or self.reader.queue:
+                for message in self.reader.available():
+                    if not self.handle(message):
+                        return False
+        else:
+            ready = self.selector.select(0 if self.reader.queue else None)
+        for key, _ in ready:
+            if key.data is not None:
+                self._reap(key.fd)
+        if self.unsafe and not self.preloading and not self.is_helper and not self.ready.get("fallback"):
+            _send(self.events, {**self.ready, "fallback": self.unsafe})  # learning made forking unsafe
+            self.ready["fallback"] = self.unsafe
+            self.drain()
+            return False
+        self._learn()
+        if block and (self.reader.queue or any(key.data is None for key, _ in ready)):
+            for message in self.reader.available():
+                if not self.handle(message):
+                    return False
+        self._fork_ready()
+        return True
+
+    def _fork_ready(self) -> None:
+        eligible = [run for run in self.waiting if all(n in self.done for n in self.needs.get(run["key"], ()))]
+        if not eligible or self.unsafe or self._busy() >= self.limit:
+            return
+        if self.scanner is not None:  # the longest first, so that no long one starts last
+            eligible.sort(key=lambda run: -self.scanner.weight(run))
+        self.unsafe = self._unsafe()
+        if self.unsafe:
+            return
+        if self.preloading and len(eligible) > 1:  # a helper forks them one by one while this preloads on
+            for run in eligible:
+                self.waiting.remove(run)
+                if run["script"] == "run_import.py":
+                    self.unread.append(run["args"][1])  # read once this zygote may learn again
+            self._helper(eligible)
+            return
+        for run in eligible:
+            if self._busy() >= self.limit:
+                return
+            self.waiting.remove(run)
+            self._fork(run)
+
+    def _busy(self) -> int:
+        """Forks that take a core: a helper counts while this one preloads (it then gives way)."""
+        return sum(1 for key, _ in self.children.values() if key is not None or self.preloading)
+
+    def _helper(self, runs: list[dict]) -> None:
+        """Fork a copy of this zygote that forks ``runs`` one at a time while this one preloads on.
+
+        When this one has preloaded everything and has nothing left to fork (end of file on the
+        pipe between them), the helper starts no more: it hands the runs it has not started back
+        to the parent (``returned``), which asks this zygote for them again, so that a slow or
+        hanging run in a helper never holds up the others.
+        """
+        done_r, done_w = os.pipe()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its handler: terminate()
+            os.close(done_w)
+            self.is_helper = True
+            self.reader.close()  # the helper takes no orders: the parent kills its forks itself
+            self.selector.close()
+            for fd in [*self.children, *self.helper_pipes]:
+                os.close(fd)
+            self.children, self.helper_pipes = {}, []
+            self.selector, self.preloading = selectors.DefaultSelector(), False
+            self.selector.register(done_r, selectors.EVENT_READ, None)
+            self.extra_fds = [done_r]
+            for index, run in enumerate(runs):
+                if _readable(done_r):
+                    _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index:]]})
+                    break
+                self._fork(run)  # in the fork itself this raises _Child, out of this function
+                while self.children:
+                    for key, _ in self.selector.select():
+                        if key.data is not None:
+                            self._reap(key.fd)
+                        elif index + 1 < len(runs):  # the zygote is done preloading: hand the rest back
+                            _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index + 1:]]})
+                            runs = runs[:index + 1]
+                            self.selector.unregister(done_r)
+            os._exit(0)
+        os.close(done_r)
+        self.helper_pipes.append(done_w)
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (None, pid)  # reaped without an event
+        self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _unsafe(self) -> str | None:
+        reason = unsafe_to_fork(set(sys.modules) - self.safe_modules, self.scanner.app_tops if self.scanner else ())
+        self.safe_modules = set(sys.modules)
+        return reason
+
+    def _needs(self, run: dict) -> list[str]:
+        assert self.scanner is not None
+        if run["script"] == "run_import.py":
+            return [name for name, _ in self.scanner.closure([json.loads(run["args"][0])["module"]])]
+        return [name for name, _ in self.scanner.closure(self.scanner.modules)]
+
+    def _preload(self, name: str, names: list[str]) -> None:
+        if _attempt(name, self.preloaded, self.failed):
+            for attr in names:
+                module = sys.modules.get(name)
+                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                    _attempt(f"{name}.{attr}", self.preloaded, self.failed)
+        self.done.add(name)
+
+    def terminate(self, signum: int, frame: object) -> None:
+        """SIGTERM: kill every fork this process made (helpers get the same signal) and leave."""
+        for key, pid in self.children.values():
+            _kill_group(pid) if key is not None else _kill(pid)
+        os._exit(0)
+
+    def _fork(self, message: dict) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each fork
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no SIGTERM before it is recorded
+        try:
+            self._fork_unmasked(message)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _fork_unmasked(self, message: dict) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            os.setpgid(0, 0)
+            self.selector.close()  # only this process's descriptor: the zygote's registrations stay
+            self.reader.close()
+            for fd in [self.events, *self.children, *self.helper_pipes, *self.extra_fds]:
+                os.close(fd)
+            raise _Child(message)
+        try:
+            os.setpgid(pid, pid)  # also here, so that its group exists before anyone may kill it
+        except OSError:
+            pass
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (message["key"], pid)
+        self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        if message["script"] == "run_import.py":
+            self.results[pidfd] = message["args"][1]
+        _send(self.events, {"event": "started", "key": message["key"], "pid": pid})
+
+    def _reap(self, pidfd: int) -> None:
+        key, pid = self.children.pop(pidfd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        if key is None:  # a helper: its forks were reported by it
+            os.waitpid(pid, 0)
+            return
+        _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
+        _, status = os.waitpid(pid, 0)
+        if key == _TRIAL:
+            self._trial_done(os.waitstatus_to_exitcode(status) == 0)
+            return
+        if pidfd in self.results:
+            self.unread.append(self.results.pop(pidfd))
+        _send(self.events, {"event": "exited", "key": key, "returncode": os.waitstatus_to_exitcode(status)})
+
+    def _learn(self) -> None:
+        """Try the library modules finished checks loaded that this process lacks (see the module's
+        docstring): in a trial fork first, one batch at a time."""
+        if self.is_helper or self.preloading or self.unsafe or self.trial is not None or not self.unread:
+            return
+        pending, self.unread = self.unread, []
+        wanted: dict[str, None] = {}
+        for path in pending:
+            if not os.path.exists(path):
+                self.unread.append(path)  # handed to a helper, not finished yet
+                continue
+            wanted.update(dict.fromkeys(self._library_modules(path)))
+        names = [name for name in wanted if name not in self.tried and name not in sys.modules]
+        if not names:
+            return
+        self.tried.update(names)
+        self.trial = names
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _trial(names, self.scanner.app_tops if self.scanner else ())  # exits
+            try:
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
+            pidfd = os.pidfd_open(pid)
+            self.children[pidfd] = (_TRIAL, pid)
+            self.selector.register(pidfd, selectors.EVENT_READ, pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _library_modules(self, result_path: str) -> list[str]:
+        """Library modules (not the application's, not a monkey-patcher) a passing check loaded."""
+        try:
+            with open(result_path, encoding="utf-8") as handle:
+                loaded = json.load(handle).get("loaded") or []
+        except (OSError, ValueError, AttributeError):
+            return []
+        names = []
+        for name, path in loaded:
+            top = name.partition(".")[0]
+            if top in _PATCHERS or top == "__main__" or (self.scanner and self.scanner.app_tops & {top}):
+                continue
+            if path is not None:
+                real = os.path.realpath(path)
+                if real.startswith(HERE + os.sep) or not any(real.startswith(lib + os.sep)
+                                                              for lib in self.scanner.libraries):
+                    continue
+            names.append(name)
+        return names
+
+    def _trial_done(self, safe: bool) -> None:
+        names, self.trial = self.trial or [], None
+        if not safe:
+            return
+        learned = []
+        for name in names:
+            if _attempt(name, learned, []):
+                self.done.add(name)
+        self.unsafe = self._unsafe()  # what the trial said; checked again, this process is the one forked
+        if learned:
+            _send(self.events, {"event": "learned", "modules": learned})
+
+    def drain(self) -> None:
+        """After a fallback: fork nothing more, report each running fork's exit."""
+        for pidfd, (_, pid) in list(self.children.items()):
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+            self._reap(pidfd)
+
+    def kill_all(self) -> None:
+        for key, pid in self.children.values():
+            _kill_group(pid) if key is not None else _kill(pid)
+        for pidfd, (_, pid) in self.children.items():
+            os.waitpid(pid, 0)
+            os.close(pidfd)
+        self.children.clear()
+
+
+_TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
+_PATCHERS = ("gevent", "eventlet")
+
+
+def _trial(names: list[str], app_tops) -> None:
+    """In a fork: import ``names``; exit 0 if the process is still safe to fork from, else 3."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    before = set(sys.modules)
+    try:
+        for name in names:
+            _attempt(name, [], [])
+        safe = unsafe_to_fork(set(sys.modules) - before, app_tops) is None
+    except BaseException:
+        safe = False
+    os._exit(0 if safe else 3)
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+class _Lines:
+    """JSON lines read from a pipe; ``None`` stands for end of file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.queue: list = []
+        self.partial = b""
+
+    def next_blocking(self) -> dict | None:
+        while not self.queue:
+            self.queue += self.available()
+        return self.queue.pop(0)
+
+    def available(self) -> list:
+        """What one read gives (it blocks only if nothing is there yet), queued lines first."""
+        if self.queue:
+            queued, self.queue = self.queue, []
+            return queued
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            return [None]
+        *complete, self.partial = (self.partial + chunk).split(b"\n")
+        return [json.loads(line) for line in complete if line]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _send(fd: int, message: dict) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _kill(pid: int) -> None:
+    """Stop a helper: on SIGTERM it kills the fork it runs, then exits."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _run(message: dict) -> int:
+    """In the fork: become ``python SCRIPT ARGS...`` with output to the given file, and run it."""
+    output = os.open(message["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    script = os.path.join(HERE, message["script"])
+    sys.argv = [script, *message["args"]]
+    sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
+    try:
+        if message["script"] == "run_import.py":
+            return run_import.main(sys.argv)
+        if message["script"] == "inspect_env.py":  # imported, from its bytecode
+            import inspect_env
+
+            return inspect_env.main(sys.argv)
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def _finalize_quickly() -> None:
+    """What a fresh interpreter's exit does that a check can observe, without tearing down every
+    preloaded module (slow, and it copies each shared page): join non-daemon threads, run atexit."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def library_dirs() -> set[str]:
+    """Directories of the standard library and installed distributions: never application code."""
+    dirs = set()
+    for base in {sys.prefix, sys.base_prefix}:
+        paths = sysconfig.get_paths(vars={"base": base, "platbase": base, "installed_base": base})
+        dirs.update(os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    for entry in sys.path:
+        if entry.endswith((".zip", "lib-dynload", "site-packages", "dist-packages")):
+            dirs.add(os.path.realpath(entry))
+    return dirs
+
+
+def _app_roots() -> list[str]:
+    libraries = library_dirs()
+    roots = []
+    for entry in sys.path:
+        real = os.path.realpath(entry or os.getcwd())
+        if os.path.isdir(real) and real not in libraries:
+            roots.append(real)
+    return list(dict.fromkeys(roots))
+
+
+def _app_source(name: str, roots: list[str]) -> str | None:
+    """The application file that is module ``name`` (first on sys.path), found without importing."""
+    parts = name.split(".")
+    for root in roots:
+        base = os.path.join(root, *parts)
+        for candidate in (os.path.join(base, "__init__.py"), base + ".py"):
+            if os.path.isfile(candidate):
+                return candidate
+        if os.path.isdir(base) and len(parts) > 1:
+            return None  # a namespace package directory: no code of its own
+    return None
+
+
+def _imports(path: str, name: str) -> list[tuple[str, list[str]]]:
+    """Modules ``path`` imports at module level as (absolute name, names taken from it)."""
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found: list[tuple[str, list[str]]] = []
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [alias.name for alias in node.names if alias.name != "*"]
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
+                module = f"{base}.{node.module}" if node.module else base
+                if module:
+                    found.append((module, names))
+            elif node.module:
+                found.append((node.module, names))
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+class _Scanner:
+    """Finds, without running application code, the non-application modules that application
+    modules import at module level (following the application modules they import)."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = list(modules)
+        self.app_tops = {m.split(".")[0] for m in modules}  # the manifest's: app code wherever installed
+        self.roots = _app_roots()
+        self.libraries = library_dirs()
+        self._top_is_app: dict[str, bool] = {}
+        self._parsed: dict[str, list[tuple[str, list[str]]]] = {}
+        self._sources: dict[str, str | None] = {}
+
+    def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
+        """``(module, names taken from it)`` for each non-application module, first seen first."""
+        return self._walk(modules)[1]
+
+    def weight(self, run: dict) -> int:
+        """How much application code a run imports: the files its module reaches (0: not a check)."""
+        if run["script"] != "run_import.py":
+            return 0
+        if "weight" not in run:
+            run["weight"] = len(self._walk([json.loads(run["args"][0])["module"]])[0])
+        return run["weight"]
+
+    def _walk(self, modules: list[str]) -> tuple[set[str], list[tuple[str, list[str]]]]:
+        """The application modules ``modules`` reach, and what ``closure`` returns."""
+        queue = list(modules)
+        seen_app: set[str] = set()
+        external: dict[str, None] = {}
+        taken: dict[str, list[str]] = {}
+        while queue and len(seen_app) < _MAX_APP_FILES:
+            name = queue.pop(0)
+            if name in seen_app or name in external:
+                continue
+            parts = name.split(".")
+            if not self._is_app(parts[0]):
+                external[name] = None
+                continue
+            seen_app.add(name)
+            queue += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
+            source = self._source(name)
+            if source is None:
+                continue
+            for module, names in self._imports(source, name):
+                queue.append(module)
+                queue += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
+                taken.setdefault(module, []).extend(names)
+        return seen_app, [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
+
+    def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
+        """Everything to preload: the modules each run needs, run after run, each once."""
+        names: dict[str, list[str]] = {}
+        for name, taken in self.closure(self.modules):
+            names[name] = taken
+        ordered: dict[str, None] = {}
+        for need in needs:
+            ordered.update(dict.fromkeys(need))
+        ordered.update(dict.fromkeys(names))
+        return [(name, names.get(name, [])) for name in ordered]
+
+    def _is_app(self, top: str) -> bool:
+        if top in self.app_tops:
+            return True
+        if top not in self._top_is_app:
+            self._top_is_app[top] = _is_app_top(top, self.libraries)
+        return self._top_is_app[top]
+
+    def _source(self, name: str) -> str | None:
+        if name not in self._sources:
+            self._sources[name] = _app_source(name, self.roots)
+        return self._sources[name]
+
+    def _imports(self, path: str, name: str) -> list[tuple[str, list[str]]]:
+        if path not in self._parsed:
+            self._parsed[path] = _imports(path, name)
+        return self._parsed[path]
+
+
+def dependency_closure(modules: list[str]) -> list[tuple[str, list[str]]]:
+    """Non-application modules imported at module level by ``modules`` and the app code they import,
+    each with the names taken from it (``from M import N`` may name a submodule)."""
+    return _Scanner(modules).closure(modules)
+
+
+def _is_app_top(top: str, libraries: set[str]) -> bool:
+    """Whether top-level module ``top`` resolves to application code (or nowhere), not a library."""
+    if top in sys.builtin_module_names:
+        return False
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top)
+    except Exception:
+        return True
+    if spec is None:
+        return top not in sys.modules  # frozen modules and missing ones: leave missing ones to checks
+    locations = list(spec.submodule_search_locations or [])
+    if spec.origin and spec.has_location:
+        locations.append(os.path.dirname(spec.origin))
+    for location in locations:
+        real = os.path.realpath(location)
+        if not any(real == lib or real.startswith(lib + os.sep) for lib in libraries):
+            return True
+    return False
+
+
+def _attempt(name: str, preloaded: list[str], failed: list[dict]) -> bool:
+    """Import ``name``; a failure is recorded and skipped (the check that needs it meets it again)."""
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:  # SystemExit too: the zygote carries on without it
+        failed.append({"module": name, "error": f"{type(exc).__name__}: {exc}"})
+        return False
+    preloaded.append(name)
+    return True
+
+
+def preload(closure: list[tuple[str, list[str]]]) -> tuple[list[str], list[dict]]:
+    """Import each module and the submodules named in ``from M import N``; failures are recorded."""
+    preloaded: list[str] = []
+    failed: list[dict] = []
+    for name, names in closure:
+        if _attempt(name, preloaded, failed):
+            for attr in names:
+                module = sys.modules.get(name)
+                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                    _attempt(f"{name}.{attr}", preloaded, failed)
+    return preloaded, failed
+
+
+def _is_submodule(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except Exception:
+        return False
+
+
+def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | None:
+    """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
+    modules to look at for application code (default: all); ``app_tops``: the manifest's packages."""
+    patchers = [m for m in _PATCHERS if m in sys.modules]
+    if patchers:
+        return (f"{patchers[0]} is preloaded: its monkey-patching must run before other imports, "
+                f"as the application's first module does it; checking in fresh interpreters")
+    shadow = run_import.shadowing_app_files()
+    if shadow:
+        return (f"the application's {shadow[0]} takes the name of a standard-library module the zygote has "
+                f"loaded; only a fresh interpreter loads the application's one as the server would")
+    threads = _thread_count()
+    if threads > 1:
+        names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        return (f"a preloaded module left {threads - 1} thread(s) running ({', '.join(names) or 'native'}); "
+                f"forking would copy their locks mid-use")
+    libraries = library_dirs()
+    for name in sorted(sys.modules if new_modules is None else new_modules):
+        if name.partition(".")[0] in app_tops:
+            return f"preloading imported application module {name}; it would not be imported first"
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and os.path.isabs(path) and name != "__main__" and not path.startswith(HERE):
+            real = os.path.realpath(path)
+            if not any(real.startswith(lib + os.sep) for lib in libraries):
+                return f"preloading imported application module {name} ({path}); it would not be imported first"
+    return None
+
+
+def _thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))  # native threads too
+    except OSError:
+        return threading.active_count()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

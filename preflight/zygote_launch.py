@@ -1,0 +1,64 @@
+"""Boot the zygote's interpreter (``_child/zygote.py``) first thing, before the gate loads the rest.
+
+Only ``os`` and ``subprocess`` are needed here, so ``check`` and ``run`` start the interpreter that
+forks the checks a few milliseconds into their own start; ``runner`` drives it from then on.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+CHILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child")
+
+
+class Booting:
+    """A zygote started but not yet driven: its process, the control pipe to it, its events pipe."""
+
+    def __init__(self, proc: subprocess.Popen, control: int, events: int) -> None:
+        self.proc = proc
+        self.control = control
+        self.events = events
+
+    def discard(self) -> None:
+        """Stop it unused: kill its process group, reap it, close the pipes."""
+        try:
+            os.killpg(self.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        for fd in (self.control, self.events):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def fork_unsupported() -> str | None:
+    """Why this platform cannot run a zygote, or ``None``."""
+    if not hasattr(os, "fork") or not hasattr(os, "pidfd_open"):
+        return "this platform has no fork() with pidfds; every check ran in a fresh interpreter"
+    return None
+
+
+def boot(interpreter: str, workdir: str, env: dict[str, str] | None) -> Booting | None:
+    """Start ``interpreter`` on the zygote script in ``workdir`` with ``env``, in a session of its
+    own; ``None`` where forking is unsupported. What it prints while preloading goes nowhere."""
+    if fork_unsupported():
+        return None
+    control_r, control_w = os.pipe()
+    events_r, events_w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, pass_fds=(control_r, events_w), start_new_session=True,
+        )
+    except BaseException:
+        for fd in (control_w, events_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(control_r)
+        os.close(events_w)
+    return Booting(proc, control_w, events_r)
