@@ -220,7 +220,7 @@ class _Server:
         self.unsafe = self._unsafe()
         if self.unsafe:
             return
-        if self.preloading and len(eligible) > 1:  # a helper forks them one by one while this preloads on
+        if self.preloading:  # a helper forks them one by one: this one, busy importing, could not reap them
             for run in eligible:
                 self.waiting.remove(run)
                 if run["script"] == "run_import.py":
@@ -674,13 +674,15 @@ class _Scanner:
         return seen_app, [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
 
     def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
-        """Everything to preload: the modules each run needs, run after run, each once."""
-        names: dict[str, list[str]] = {}
-        for name, taken in self.closure(self.modules):
-            names[name] = taken
-        ordered: dict[str, None] = {}
-        for need in needs:
-            ordered.update(dict.fromkeys(need))
+        """Everything to preload, each once: what is loaded already (instant) first, then, again and
+        again, what the run closest to ready still lacks, so that runs become ready early."""
+        names = dict(self.closure(self.modules))
+        ordered = dict.fromkeys(n for n in [*names, *(n for need in needs for n in need)] if n in sys.modules)
+        pending = [[n for n in need if n not in ordered] for need in needs]
+        while pending:
+            pending.sort(key=len)
+            ordered.update(dict.fromkeys(pending.pop(0)))
+            pending = [[n for n in need if n not in ordered] for need in pending]
         ordered.update(dict.fromkeys(names))
         return [(name, names.get(name, [])) for name in ordered]
 
