@@ -225,23 +225,22 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
                zygote):
     from preflight import gate, manifest_cache
 
-    # structlog (the log pipeline) and the diagnosis load on the other core while the checks run
-    logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
     manifest = manifest_cache.load(manifest_path)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
     distrust = None
     if trust is not None or stamp_path is not None:
         from preflight import stamp
 
-        if trust is not None:
+        if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
             found, distrust = stamp.verify(path, manifest_path, python, os.getcwd(), os.environ)
             if found is not None:
                 report = stamp.trusted_report(manifest, found, path, python, os.environ, started)
-                logging_ready.join()
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
+    # structlog (the log pipeline) and the diagnosis load on the other core while the checks run
+    logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
     with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
                             path0=getattr(args, "path0", None))
