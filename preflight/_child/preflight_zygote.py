@@ -359,6 +359,7 @@ class _Server:
         docstring): in a trial fork first, one batch at a time."""
         if self.is_helper or self.preloading or self.unsafe or self.trial is not None or not self.unread:
             return
+        assert self.scanner is not None  # set when the preload began
         pending, self.unread = self.unread, []
         wanted: dict[str, None] = {}
         for path in pending:
@@ -375,7 +376,7 @@ class _Server:
         try:
             pid = os.fork()
             if pid == 0:
-                _trial(names, self.scanner.app_tops if self.scanner else ())  # exits
+                _trial(names, self.scanner.app_tops)  # exits
             try:
                 os.setpgid(pid, pid)
             except OSError:
@@ -393,10 +394,11 @@ class _Server:
                 loaded = json.load(handle).get("loaded") or []
         except (OSError, ValueError, AttributeError):
             return []
+        assert self.scanner is not None
         names = []
         for name, path in loaded:
             top = name.partition(".")[0]
-            if top in _PATCHERS or top == "__main__" or (self.scanner and self.scanner.app_tops & {top}):
+            if top in _PATCHERS or top == "__main__" or top in self.scanner.app_tops:
                 continue
             if path is not None:
                 real = os.path.realpath(path)
@@ -635,6 +637,7 @@ class _Scanner:
         self._top_is_app: dict[str, bool] = {}
         self._parsed: dict[str, list[tuple[str, list[str]]]] = {}
         self._sources: dict[str, str | None] = {}
+        self._weights: dict[str, int] = {}
 
     def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
         """``(module, names taken from it)`` for each non-application module, first seen first."""
@@ -644,9 +647,10 @@ class _Scanner:
         """How much application code a run imports: the files its module reaches (0: not a check)."""
         if run["script"] != "run_import.py":
             return 0
-        if "weight" not in run:
-            run["weight"] = len(self._walk([json.loads(run["args"][0])["module"]])[0])
-        return run["weight"]
+        module = json.loads(run["args"][0])["module"]
+        if module not in self._weights:
+            self._weights[module] = len(self._walk([module])[0])
+        return self._weights[module]
 
     def _walk(self, modules: list[str]) -> tuple[set[str], list[tuple[str, list[str]]]]:
         """The application modules ``modules`` reach, and what ``closure`` returns."""
