@@ -6,6 +6,6 @@ instead, from the bytecode installed with it.
 
 import sys
 
-import preflight_zygote  # noqa: E402  first: it notes the interpreter's startup modules
+import preflight_zygote  # first: it notes the interpreter's startup modules
 
 sys.exit(preflight_zygote.main(sys.argv))
