@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported
+from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
 OUTPUT_TAIL_BYTES = 4096
 KILL_GRACE_SECONDS = 2.0  # beyond the child's own faulthandler deadline, before SIGKILL
 RESULT, STACK = "{result}", "{stack}"  # placeholders in Job.args for the child's own files
@@ -142,7 +142,7 @@ class Runner:
         self._zygotes.clear()
         for running in self._running:
             if running.proc is not None:
-                _kill_group(running.proc.pid)
+                kill_group(running.proc.pid)
                 running.proc.wait()
             if running.pidfd is not None:
                 os.close(running.pidfd)
@@ -238,7 +238,7 @@ class Runner:
                 continue
             if running.timed_out or not running.forked or zygote is None:  # the backstop: kill it here
                 running.timed_out = True
-                _kill_group(running.pid if running.forked else running.proc.pid)  # type: ignore[union-attr]
+                kill_group(running.pid if running.forked else running.proc.pid)  # type: ignore[union-attr]
                 if running.forked:
                     running.returncode = -signal.SIGKILL
                     for owner in self._zygotes:
@@ -314,7 +314,7 @@ class Runner:
     def _requeue(self, zygote: _Zygote, pending: list[Job]) -> None:
         for running in list(zygote.running.values()):  # kill what it left, run those jobs afresh
             if running.pid:
-                _kill_group(running.pid)
+                kill_group(running.pid)
             self._running.remove(running)
             pending.insert(0, running.job)
         zygote.running.clear()
@@ -332,7 +332,7 @@ class Runner:
             assert running.proc is not None
             if hasattr(os, "waitid"):  # wait without reaping, so the group id cannot be reused yet
                 os.waitid(os.P_PID, running.proc.pid, os.WEXITED | os.WNOWAIT)
-            _kill_group(running.proc.pid)  # whatever the check left running
+            kill_group(running.proc.pid)  # whatever the check left running
             returncode = running.proc.wait()
         if running.pidfd is not None:
             selector.unregister(running.pidfd)
@@ -444,11 +444,11 @@ class _Zygote:
                 break
         for running in self.running.values():
             if running.pid:
-                _kill_group(running.pid)
+                kill_group(running.pid)
         self._close_fds()
 
     def _kill(self) -> int:
-        _kill_group(self.proc.pid)
+        kill_group(self.proc.pid)
         return self.proc.wait()
 
     def _close_fds(self) -> None:
@@ -474,13 +474,6 @@ def available_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, count)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_text(path: str) -> str:

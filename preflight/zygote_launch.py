@@ -7,6 +7,7 @@ forks the checks a few milliseconds into their own start; ``runner`` drives it f
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 CHILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child")
@@ -22,16 +23,21 @@ class Booting:
 
     def discard(self) -> None:
         """Stop it unused: kill its process group, reap it, close the pipes."""
-        try:
-            os.killpg(self.proc.pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(self.proc.pid)
         self.proc.wait()
         for fd in (self.control, self.events):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads, if it still exists."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def fork_unsupported() -> str | None:
