@@ -273,6 +273,8 @@ class Runner:
                 self.mode = "zygote"
             elif event["event"] == "started":
                 zygote.started(event)
+                if zygote is self._zygote:  # forks may all be done before "ready" arrives
+                    self.mode = "zygote"
             elif event["event"] == "learned" and self.zygote_report is not None:
                 self.zygote_report.setdefault("learned", []).extend(event["modules"])
             elif event["event"] == "returned":  # a helper fork of the zygote gave these back

@@ -190,7 +190,7 @@ def test_a_preload_that_fails_is_recorded_and_the_check_still_meets_it(tmp_path:
         "preflight.yaml": "version: 1\nimports: [app.uses_broken]\n",
     })
     result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)))
-    assert result.report["mode"] == "zygote"
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
     check = result.check("app.uses_broken")
     assert (check["cause"], check["line"]) == ("import_error", 2)
     assert check["error_type"] == "RuntimeError"
