@@ -239,7 +239,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
-    # structlog (the log pipeline) and the diagnosis load on the other core while the checks run
+    # the diagnosis and the log's processors load on the other core while the checks run
     logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
     with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
@@ -270,7 +270,7 @@ def _publish(report, args: argparse.Namespace, starting: bool = False):
     from preflight.report import write_report
 
     fmt = log.choose_format(args.format, sys.stderr)
-    logger = log.make_logger(fmt, sys.stderr, args.verbose)
+    logger = log.make_logger(fmt, sys.stderr, args.verbose, lean=report.ok)
     shown = report
     if fmt == "console" and not args.verbose and any(c.kind == "static" for c in report.checks):
         from preflight.static.render import console_view

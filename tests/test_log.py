@@ -52,3 +52,31 @@ def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree):
     assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["message"]
     assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["output"]
     assert canary not in result.stderr + result.stdout + json.dumps(result.report)
+
+
+def test_a_passing_start_logs_the_same_lines_without_structlog():
+    """An all-pass report is written without importing structlog; the lines are what structlog's
+    pipeline writes for the same report, field for field (the clock aside)."""
+    import io
+    import subprocess
+    import sys
+
+    from preflight import log
+    from preflight import report as r
+
+    report = r.Report(checks=[r.Check(kind="import", target="app.main", duration_ms=12.5,
+                                      details={"resolved": "/srv/app/main.py"}),
+                              r.Check(kind="env", target="DATABASE_URL", status=r.SKIPPED, message="optional")],
+                      duration_ms=40.0, interpreter="/usr/bin/python3", mode="zygote")
+    written = {}
+    for lean in (True, False):
+        stream = io.StringIO()
+        log.log_report(log.make_logger("json", stream, lean=lean), report, starting=True)
+        written[lean] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    for line in written[True] + written[False]:
+        assert line.pop("time").endswith("Z")
+    assert written[True] == written[False]
+    assert [list(line) for line in written[True]] == [list(line) for line in written[False]]  # key order too
+    loaded = subprocess.run([sys.executable, "-c", "import sys, preflight.log, preflight.cli; "
+                             "print('structlog' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
