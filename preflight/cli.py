@@ -223,7 +223,7 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
 
 def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starting: bool, started: float,
                zygote):
-    from preflight import gate, manifest_cache
+    from preflight import manifest_cache
 
     manifest = manifest_cache.load(manifest_path)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
@@ -241,6 +241,8 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
             stamp_path = stamp_path or stamp.default_path(manifest_path)
     # the diagnosis and the log's processors load on the other core while the checks run
     logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
+    from preflight import gate  # not before: a trusted stamp needs none of it
+
     with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
                             path0=getattr(args, "path0", None))
