@@ -13,7 +13,8 @@ The parent writes JSON lines to CONTROL_FD:
     {"op": "preload", "modules": ["app.main", ...]}      once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
-End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit. The zygote writes JSON lines to EVENTS_FD:
+End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit.
+The zygote writes JSON lines to EVENTS_FD:
     {"event": "started", "key": K, "pid": N}
     {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
      "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
@@ -28,8 +29,10 @@ each imported module whose top level resolves outside the application's director
 site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
 dialect, ``pydantic.v1`` under FastAPI), is learned from the checks: the library modules a passing
 check loaded are imported by a trial fork first and, when that leaves the process safe to fork
-(no thread, no application module), here too, so later forks start with them. A fork then starts as ``python SCRIPT`` does (``sys.argv``,
-``sys.path[0]`` the script's directory) and runs ``run_import.main`` itself: its own process group,
+(no thread, no application module), here too, so later forks start with them.
+
+A fork starts as ``python SCRIPT`` does (``sys.argv``, ``sys.path[0]`` the script's directory)
+and runs ``run_import.main`` itself: its own process group,
 output file, faulthandler deadline and result file, its module the first application import of
 its process. On leaving, the fork does what a fresh interpreter's exit does observably (non-daemon
 threads joined, atexit handlers run, streams flushed) without tearing every preloaded module down.
@@ -99,9 +102,9 @@ def _serve(control: int, events: int) -> int:
 class _Server:
     """The zygote's state: its forks, the runs waiting for their dependencies, what is preloaded.
 
-    Preloading and forking interleave: runs are ordered by how few dependencies they need, their
-    dependencies preloaded in that order, and each run forked as soon as all of its own are in
-    (at most ``workers - 1`` forks while this process still preloads on a core of its own).
+    Preloading and forking interleave: what the run closest to ready lacks is preloaded next, and
+    each run is forked, the longest first, as soon as all of its own dependencies are in (by a
+    helper fork while this process still preloads, as it could not reap them in time).
     """
 
     def __init__(self, reader: _Lines, events: int) -> None:
