@@ -117,11 +117,11 @@ class _Server:
         self.done: set[str] = set()
         self.preloaded: list[str] = []
         self.failed: list[dict] = []
-        self.workers = 1
-        self.limit = 1
-        self.preloading = False
+        self.tokens: _Tokens | None = None  # made when the preload begins
+        self.holding: set[int] = set()  # pidfds of the forks that took a token
         self.helper_pipes: list[int] = []  # write ends: closed when the preload is done
         self.extra_fds: list[int] = []
+        self.preloading = False
         self.scanner: _Scanner | None = None
         self.unsafe: str | None = None
         self.safe_modules: set[str] = set(sys.modules)
@@ -152,8 +152,7 @@ class _Server:
 
     def preload_and_serve(self, message: dict) -> int:
         started = time.monotonic()
-        self.workers = max(1, int(message.get("workers") or 1))
-        self.limit = self.workers
+        self.tokens = _Tokens(max(1, int(message.get("workers") or 1)) - 1)  # this one, preloading, takes a core
         self.scanner = _Scanner(message["modules"])
         for run in self.waiting:
             self.needs[run["key"]] = self._needs(run)
@@ -166,10 +165,10 @@ class _Server:
             if self.unsafe:
                 break
         self.preloading = False
+        self.tokens.put()  # its core is free for forks now
         self.unsafe = self.unsafe or self._unsafe()
         files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
                         if isinstance(f, str)})
-        self.limit = self.workers
         self.ready = {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
                       "fallback": self.unsafe, "files": files,
                       "preload_ms": round((time.monotonic() - started) * 1000, 1)}
@@ -186,7 +185,7 @@ class _Server:
         """Reap finished forks, act on control messages, fork what may run; False: stop."""
         self._learn()
         self._fork_ready()
-        if not self.preloading and not self.waiting and self.helper_pipes:  # idle: take back their queues
+        if not self.preloading and self.helper_pipes:  # preloaded: helpers hand back what they have not begun
             for fd in self.helper_pipes:
                 os.close(fd)
             self.helper_pipes = []
@@ -199,7 +198,7 @@ class _Server:
         else:
             ready = self.selector.select(0 if self.reader.queue else None)
         for key, _ in ready:
-            if key.data is not None:
+            if isinstance(key.data, int):
                 self._reap(key.fd)
         if self.unsafe and not self.preloading and not self.is_helper and not self.ready.get("fallback"):
             _send(self.events, {**self.ready, "fallback": self.unsafe})  # learning made forking unsafe
@@ -216,7 +215,8 @@ class _Server:
 
     def _fork_ready(self) -> None:
         eligible = [run for run in self.waiting if all(n in self.done for n in self.needs.get(run["key"], ()))]
-        if not eligible or self.unsafe or self._busy() >= self.limit:
+        self._watch_tokens(bool(eligible) and not self.preloading and not self.unsafe)
+        if not eligible or self.unsafe:
             return
         if self.scanner is not None:  # the longest first, so that no long one starts last
             eligible.sort(key=lambda run: -self.scanner.weight(run))
@@ -230,23 +230,31 @@ class _Server:
                     self.unread.append(run["args"][1])  # read once this zygote may learn again
             self._helper(eligible)
             return
+        assert self.tokens is not None
         for run in eligible:
-            if self._busy() >= self.limit:
-                return
+            if not self.tokens.take():
+                return  # the selector watches for one coming back
             self.waiting.remove(run)
-            self._fork(run)
+            self._fork(run, token=True)
 
-    def _busy(self) -> int:
-        """Forks that take a core: a helper counts while this one preloads (it then gives way)."""
-        return sum(1 for key, _ in self.children.values() if key is not None or self.preloading)
+    def _watch_tokens(self, wanted: bool) -> None:
+        """Wake on a token put back (by a fork of this process or of a helper) only while a run waits
+        for one: the pipe is readable whenever a token is free."""
+        if self.tokens is None:
+            return
+        watched = self.tokens.read in self.selector.get_map()
+        if wanted and not watched:
+            self.selector.register(self.tokens.read, selectors.EVENT_READ, _TOKENS)
+        elif watched and not wanted:
+            self.selector.unregister(self.tokens.read)
 
     def _helper(self, runs: list[dict]) -> None:
-        """Fork a copy of this zygote that forks ``runs`` one at a time while this one preloads on.
+        """Fork a copy of this zygote that forks ``runs``, each when it gets a token, while this one
+        preloads on.
 
-        When this one has preloaded everything and has nothing left to fork (end of file on the
-        pipe between them), the helper starts no more: it hands the runs it has not started back
-        to the parent (``returned``), which asks this zygote for them again, so that a slow or
-        hanging run in a helper never holds up the others.
+        When this one is done preloading (end of file on the pipe between them), the helper starts
+        no more: it hands the runs it has not begun back to the parent (``returned``), which asks
+        this zygote for them again, to be forked with everything preloaded and learned since.
         """
         done_r, done_w = os.pipe()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
@@ -259,23 +267,24 @@ class _Server:
             self.selector.close()
             for fd in [*self.children, *self.helper_pipes]:
                 os.close(fd)
-            self.children, self.helper_pipes = {}, []
+            self.children, self.holding, self.helper_pipes, self.waiting = {}, set(), [], []
             self.selector, self.preloading = selectors.DefaultSelector(), False
             self.selector.register(done_r, selectors.EVENT_READ, None)
             self.extra_fds = [done_r]
-            for index, run in enumerate(runs):
-                if _readable(done_r):
-                    _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index:]]})
-                    break
-                self._fork(run)  # in the fork itself this raises _Child, out of this function
-                while self.children:
-                    for key, _ in self.selector.select():
-                        if key.data is not None:
-                            self._reap(key.fd)
-                        elif index + 1 < len(runs):  # the zygote is done preloading: hand the rest back
-                            _send(self.events, {"event": "returned", "keys": [r["key"] for r in runs[index + 1:]]})
-                            runs = runs[:index + 1]
-                            self.selector.unregister(done_r)
+            assert self.tokens is not None
+            while runs or self.children:
+                if runs and _readable(done_r):
+                    _send(self.events, {"event": "returned", "keys": [run["key"] for run in runs]})
+                    runs = []
+                if runs and self.tokens.take():
+                    self._fork(runs.pop(0), token=True)  # in the fork itself this raises _Child, out of here
+                    continue
+                self._watch_tokens(bool(runs))
+                for key, _ in self.selector.select():
+                    if isinstance(key.data, int):
+                        self._reap(key.fd)
+                    elif key.data is None:
+                        self.selector.unregister(done_r)  # readable from now on: checked above
             os._exit(0)
         os.close(done_r)
         self.helper_pipes.append(done_w)
@@ -309,17 +318,18 @@ class _Server:
             _kill_group(pid) if key is not None else _kill(pid)
         os._exit(0)
 
-    def _fork(self, message: dict) -> None:
+    def _fork(self, message: dict, token: bool = False) -> None:
+        """Fork ``message``'s run (``token``: it holds one, put back when it is reaped)."""
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # keep the collector from touching (and so copying) every preloaded page in each fork
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no SIGTERM before it is recorded
         try:
-            self._fork_unmasked(message)
+            self._fork_unmasked(message, token)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
-    def _fork_unmasked(self, message: dict) -> None:
+    def _fork_unmasked(self, message: dict, token: bool) -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter
@@ -327,7 +337,8 @@ class _Server:
             os.setpgid(0, 0)
             self.selector.close()  # only this process's descriptor: the zygote's registrations stay
             self.reader.close()
-            for fd in [self.events, *self.children, *self.helper_pipes, *self.extra_fds]:
+            for fd in [self.events, *self.children, *self.helper_pipes, *self.extra_fds,
+                       *(self.tokens.fds() if self.tokens else ())]:
                 os.close(fd)
             raise _Child(message)
         try:
@@ -335,6 +346,8 @@ class _Server:
         except OSError:
             pass
         pidfd = os.pidfd_open(pid)
+        if token:
+            self.holding.add(pidfd)
         self.children[pidfd] = (message["key"], pid)
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         if message["script"] == "run_import.py":
@@ -343,6 +356,9 @@ class _Server:
 
     def _reap(self, pidfd: int) -> None:
         key, pid = self.children.pop(pidfd)
+        if pidfd in self.holding:
+            self.holding.discard(pidfd)
+            self.tokens.put()  # type: ignore[union-attr]
         self.selector.unregister(pidfd)
         os.close(pidfd)
         if key is None:  # a helper: its forks were reported by it
@@ -439,6 +455,31 @@ class _Server:
 
 
 _TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
+_TOKENS = "tokens"  # the selector's mark for the token pipe
+
+
+class _Tokens:
+    """A jobserver: a pipe holding one byte per core free for a fork. This zygote and its helpers
+    take one before forking a check and put it back when they reap it, so that the checks never
+    outnumber the cores, whoever forked them (a preloading zygote counts as one)."""
+
+    def __init__(self, count: int) -> None:
+        self.read, self.write = os.pipe()
+        os.set_blocking(self.read, False)
+        self.put(count)
+
+    def take(self) -> bool:
+        try:
+            return bool(os.read(self.read, 1))
+        except BlockingIOError:
+            return False
+
+    def put(self, count: int = 1) -> None:
+        if count > 0:
+            os.write(self.write, b"+" * count)
+
+    def fds(self) -> list[int]:
+        return [self.read, self.write]
 _PATCHERS = ("gevent", "eventlet")
 
 
