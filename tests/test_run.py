@@ -91,18 +91,21 @@ def test_checks_use_the_interpreter_the_script_names(fixture_tree, tmp_path, lau
 
 
 def _wait_for_line(proc: subprocess.Popen, needle: str, deadline: float) -> str:
-    """Read the server's stderr until ``needle`` appears (an event, not a sleep)."""
-    seen = ""
+    """Read the server's stderr until ``needle`` appears (an event, not a sleep). The pipe is read
+    directly: a buffered readline() can pull the awaited line into a buffer select() cannot see."""
+    fd = proc.stderr.fileno()
+    output = b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
         if not ready:
             break
-        line = proc.stderr.readline()
-        if not line:
+        chunk = os.read(fd, 65536)
+        if not chunk:
             break
-        seen += line
-        if needle in line:
-            return seen
+        output += chunk
+        if needle.encode() in output:
+            return output.decode()
+    seen = output.decode(errors="replace")
     raise AssertionError(f"{needle!r} never appeared; output so far:\n{seen}")
 
 
