@@ -344,3 +344,30 @@ def test_a_lazy_import_that_would_make_forking_unsafe_is_not_learned(tmp_path: P
     assert result.report["zygote"]["learned"] == []
     assert all(result.check(f"app.user{i}")["status"] == "passed" for i in range(4))
     assert result.check("app.circ_a")["cause"] == "circular_import"
+
+
+def test_checks_never_outnumber_the_cores_helpers_included(tmp_path: Path) -> None:
+    """Each check takes an exclusive lock without waiting: on one core, two checks alive at once
+    (a helper's fork beside the zygote's, say) would make one of them fail."""
+    library = write_tree(tmp_path / "lib" / "site-packages", {
+        "early/__init__.py": "VALUE = 1\n",  # preloaded first: its users start while 'late' still loads
+        "late/__init__.py": "import email.mime.multipart, http.client, xml.dom.minidom\n",
+    })
+    claim = """
+        import fcntl, os
+        import {lib}
+
+        lock = os.open(os.environ["CHECK_LOCK"], os.O_RDWR | os.O_CREAT)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: another check is alive
+        sum(range(300_000))  # some work while holding it; the process's exit releases it
+        """
+    files = {"app/__init__.py": ""}
+    for index in range(6):
+        files[f"app/m{index}.py"] = claim.format(lib="early" if index % 2 else "late")
+    modules = ", ".join(f"app.m{index}" for index in range(6))
+    files["preflight.yaml"] = f"version: 1\nimports: [{modules}]\n"
+    root = write_tree(tmp_path / "svc", files)
+    env = cli_env(PYTHONPATH=str(library), CHECK_LOCK=str(tmp_path / "lock"))
+    result = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0"])
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert result.returncode == 0, [c for c in result.report["checks"] if c["status"] != "passed"]
