@@ -371,3 +371,39 @@ def test_checks_never_outnumber_the_cores_helpers_included(tmp_path: Path) -> No
     result = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0"])
     assert result.report["mode"] == "zygote", result.report.get("mode_reason")
     assert result.returncode == 0, [c for c in result.report["checks"] if c["status"] != "passed"]
+
+
+def test_a_fallback_while_helpers_hold_runs_runs_each_check_once(tmp_path: Path) -> None:
+    """Checks ready early go to helper forks while the zygote preloads on; when a later preload
+    starts a thread, the helpers must hand back what they have not begun, not race the fresh runs."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores: on one, nothing is forked while the zygote preloads")
+    library = write_tree(tmp_path / "lib" / "site-packages", {
+        "early/__init__.py": "VALUE = 1\n",
+        "late/__init__.py": """
+            import email.mime.multipart, http.client, xml.dom.minidom
+            import threading
+
+            threading.Thread(target=threading.Event().wait, daemon=True, name="late-poller").start()
+            """,
+    })
+    record = """
+        import os
+        import {lib}
+
+        with open(os.environ["CHECK_LOG"], "a") as log:
+            log.write(__name__ + "\\n")
+        sum(range(300_000))
+        """
+    files = {"app/__init__.py": ""}
+    modules = [f"app.e{index}" for index in range(5)] + ["app.late_user"]
+    for module in modules:
+        files[module.replace(".", "/") + ".py"] = record.format(lib="late" if module == "app.late_user" else "early")
+    files["preflight.yaml"] = f"version: 1\nimports: [{', '.join(modules)}]\n"
+    root = write_tree(tmp_path / "svc", files)
+    log = tmp_path / "imports.log"
+    env = cli_env(PYTHONPATH=str(library), CHECK_LOG=str(log))
+    result = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0,1"])
+    assert result.returncode == 0, result.stderr
+    assert result.report["mode"] == "fresh" and "late-poller" in result.report["mode_reason"]
+    assert sorted(log.read_text().split()) == sorted(modules)  # each imported once, none twice

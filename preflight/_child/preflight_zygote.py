@@ -165,6 +165,7 @@ class _Server:
             if self.unsafe:
                 break
         self.preloading = False
+        self._release_helpers()  # before a fallback is announced, too: they must fork nothing more
         self.tokens.put()  # its core is free for forks now
         self.unsafe = self.unsafe or self._unsafe()
         files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
@@ -185,10 +186,6 @@ class _Server:
         """Reap finished forks, act on control messages, fork what may run; False: stop."""
         self._learn()
         self._fork_ready()
-        if not self.preloading and self.helper_pipes:  # preloaded: helpers hand back what they have not begun
-            for fd in self.helper_pipes:
-                os.close(fd)
-            self.helper_pipes = []
         if not block:
             ready = [(key, None) for key, _ in self.selector.select(0)]
             while _readable(self.reader.fd) or self.reader.queue:
@@ -236,6 +233,12 @@ class _Server:
                 return  # the selector watches for one coming back
             self.waiting.remove(run)
             self._fork(run, token=True)
+
+    def _release_helpers(self) -> None:
+        """The preload is over: each helper hands back the runs it has not begun (see ``_helper``)."""
+        for fd in self.helper_pipes:
+            os.close(fd)
+        self.helper_pipes = []
 
     def _watch_tokens(self, wanted: bool) -> None:
         """Wake on a token put back (by a fork of this process or of a helper) only while a run waits
