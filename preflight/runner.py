@@ -156,7 +156,8 @@ class Runner:
                 self._fork(job, zygote)
             if not zygote.preloading:
                 zygote.preloading = True
-                zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers})
+                zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers,
+                             "spill_dir": self._scratch.name if self._scratch else None})
         busy = len([r for r in self._running if not r.forked])
         for job in list(pending):
             if busy >= self.workers:
@@ -277,11 +278,6 @@ class Runner:
                     self.mode = "zygote"
             elif event["event"] == "learned" and self.zygote_report is not None:
                 self.zygote_report.setdefault("learned", []).extend(event["modules"])
-            elif event["event"] == "returned":  # a helper fork of the zygote gave these back
-                for key in event["keys"]:
-                    running = zygote.running.get(key)
-                    if running is not None and not running.pid:
-                        zygote.submit(running, zygote.args[key])
             elif event["event"] == "exited":
                 running = zygote.running.pop(event["key"], None)
                 if running is not None:  # else: killed from here after its grace, already done
@@ -379,7 +375,6 @@ class _Zygote:
         self.draining = False  # it fell back: it forks nothing more and exits when its forks are done
         self.ready_deadline = 0.0
         self.running: dict[str, _Running] = {}
-        self.args: dict[str, list[str]] = {}
         self._partial = b""
 
     def send(self, message: dict[str, Any]) -> bool:
@@ -393,7 +388,6 @@ class _Zygote:
 
     def submit(self, running: _Running, args: list[str]) -> None:
         self.running[running.job.key] = running
-        self.args[running.job.key] = args
         self.send({"op": "run", "key": running.job.key, "script": running.job.script, "args": args,
                    "output": running.files["output"], "after_preload": running.job.fork == "preloaded"})
 
@@ -405,7 +399,7 @@ class _Zygote:
         if not chunk:
             return [None]
         *complete, self._partial = (self._partial + chunk).split(b"\n")
-        return [json.loads(line) for line in complete if line]
+        return [_unspilled(json.loads(line)) for line in complete if line]
 
     def started(self, event: dict[str, Any]) -> None:
         running = self.running.get(event["key"])
@@ -463,6 +457,14 @@ class _Zygote:
 
 def _deadline(started: float, timeout: float | None) -> float | None:
     return started + timeout + KILL_GRACE_SECONDS if timeout else None
+
+
+def _unspilled(event: dict[str, Any]) -> dict[str, Any]:
+    """An event the zygote wrote to a file, being longer than one atomic pipe write, read back."""
+    if "spilled" not in event:
+        return event
+    with open(event["spilled"], "rb") as handle:
+        return json.loads(handle.read())
 
 
 def available_cpus() -> int:

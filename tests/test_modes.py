@@ -407,3 +407,30 @@ def test_a_fallback_while_helpers_hold_runs_runs_each_check_once(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert result.report["mode"] == "fresh" and "late-poller" in result.report["mode_reason"]
     assert sorted(log.read_text().split()) == sorted(modules)  # each imported once, none twice
+
+
+def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_path: Path) -> None:
+    """The zygote's "ready" lists every loaded file; with thousands of long paths it is megabytes,
+    written while helpers' forks report on the same pipe. Lines must not be cut into each other."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores: on one, nothing is forked while the zygote preloads")
+    site = tmp_path / "lib" / "site-packages"
+    parts = ["big", *(f"d{index}" + "x" * 200 for index in range(12))]
+    package = site.joinpath(*parts)
+    names = [f"m{index:04d}" + "y" * 200 for index in range(1500)]
+    write_tree(site, {"early.py": "VALUE = 1\n", **{"/".join(parts[:i + 1]) + "/__init__.py": "" for i in range(len(parts))}})
+    for name in names:
+        (package / f"{name}.py").write_text("X = 1\n")
+    (site / "big" / "__init__.py").write_text(
+        f"import importlib\n\nfor name in {names!r}:\n    importlib.import_module({'.'.join(parts)!r} + '.' + name)\n")
+    files = {"app/__init__.py": "", "app/late_user.py": "import big\n"}
+    modules = [f"app.e{index}" for index in range(20)]
+    for module in modules:
+        files[module.replace(".", "/") + ".py"] = "import early\n\nsum(range(3_000_000))\n"
+    modules.append("app.late_user")
+    files["preflight.yaml"] = f"version: 1\nimports: [{', '.join(modules)}]\n"
+    root = write_tree(tmp_path / "svc", files)
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(site)), prefix=["taskset", "-c", "0,1"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert len(result.report["checks"]) == len(modules)

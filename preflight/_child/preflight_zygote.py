@@ -10,7 +10,7 @@ The parent writes JSON lines to CONTROL_FD:
         fork, and run that ``_child`` script in the fork as ``python SCRIPT ARGS...`` would, its
         stdout and stderr going to PATH. Before "preload" the fork is as clean as a fresh
         interpreter (the environment probe runs so); after it, it has the preloaded modules.
-    {"op": "preload", "modules": ["app.main", ...]}      once
+    {"op": "preload", "modules": ["app.main", ...], "workers": N, "spill_dir": DIR}   once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
 End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit.
@@ -20,8 +20,9 @@ The zygote writes JSON lines to EVENTS_FD:
      "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
         after a fallback the zygote forks nothing more: it reaps what runs, then exits
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
-    {"event": "returned", "keys": [K, ...]}               not started after all: ask again
     {"event": "learned", "modules": [...]}                 preloaded later, see below
+    {"event": E, "spilled": PATH}   event E, too long for one atomic write, is in the file PATH
+A status of 70 means a helper fork failed: the parent runs whatever is unfinished afresh.
 
 What is preloaded is found without running application code: the import statements of the listed
 modules' files (and of the application modules they import, transitively) are read with ``ast``;
@@ -50,6 +51,7 @@ import importlib.util
 import json
 import os
 import runpy
+import select
 import selectors
 import signal
 import sys
@@ -119,7 +121,8 @@ class _Server:
         self.failed: list[dict] = []
         self.tokens: _Tokens | None = None  # made when the preload begins
         self.holding: set[int] = set()  # pidfds of the forks that took a token
-        self.helper_pipes: list[int] = []  # write ends: closed when the preload is done
+        self.helpers: list[tuple[int, int]] = []  # (release write end, answer read end) per helper
+        self.handed: dict[str, dict] = {}  # runs handed to helpers, by key
         self.extra_fds: list[int] = []
         self.preloading = False
         self.scanner: _Scanner | None = None
@@ -151,6 +154,8 @@ class _Server:
         return True
 
     def preload_and_serve(self, message: dict) -> int:
+        global _spill_dir
+        _spill_dir = message.get("spill_dir")
         started = time.monotonic()
         self.tokens = _Tokens(max(1, int(message.get("workers") or 1)) - 1)  # this one, preloading, takes a core
         self.scanner = _Scanner(message["modules"])
@@ -165,7 +170,7 @@ class _Server:
             if self.unsafe:
                 break
         self.preloading = False
-        self._release_helpers()  # before a fallback is announced, too: they must fork nothing more
+        self._release_helpers()  # before "ready", fallback or not: no helper forks after it
         self.tokens.put()  # its core is free for forks now
         self.unsafe = self.unsafe or self._unsafe()
         files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
@@ -223,6 +228,7 @@ class _Server:
         if self.preloading:  # a helper forks them one by one: this one, busy importing, could not reap them
             for run in eligible:
                 self.waiting.remove(run)
+                self.handed[run["key"]] = run
                 if run["script"] == "run_import.py":
                     self.unread.append(run["args"][1])  # read once this zygote may learn again
             self._helper(eligible)
@@ -235,10 +241,23 @@ class _Server:
             self._fork(run, token=True)
 
     def _release_helpers(self) -> None:
-        """The preload is over: each helper hands back the runs it has not begun (see ``_helper``)."""
-        for fd in self.helper_pipes:
-            os.close(fd)
-        self.helper_pipes = []
+        """The preload is over: tell each helper, and take back the runs it has not begun (see
+        ``_helper``). A helper that cannot answer (it failed to fork) ends this zygote: the parent
+        then runs afresh whatever is unfinished."""
+        for release, _ in self.helpers:
+            os.close(release)
+        for _, answer in self.helpers:
+            data = b""
+            while chunk := os.read(answer, 65536):
+                data += chunk
+            os.close(answer)
+            try:
+                keys = json.loads(data)
+            except ValueError:
+                self.kill_all()
+                os._exit(_HELPER_FAILED)
+            self.waiting += [self.handed[key] for key in keys]
+        self.helpers, self.handed = [], {}
 
     def _watch_tokens(self, wanted: bool) -> None:
         """Wake on a token put back (by a fork of this process or of a helper) only while a run waits
@@ -255,46 +274,59 @@ class _Server:
         """Fork a copy of this zygote that forks ``runs``, each when it gets a token, while this one
         preloads on.
 
-        When this one is done preloading (end of file on the pipe between them), the helper starts
-        no more: it hands the runs it has not begun back to the parent (``returned``), which asks
-        this zygote for them again, to be forked with everything preloaded and learned since.
+        When this one is done preloading (end of file on ``release``), the helper starts no more and
+        answers with the keys of the runs it has not begun, which this zygote forks itself, with
+        everything preloaded and learned since. A helper answers once: then, or when it has begun
+        every run. This zygote reads every answer before it sends "ready", so each "started" a
+        helper sends comes before it.
         """
-        done_r, done_w = os.pipe()
+        release_r, release_w = os.pipe()
+        answer_r, answer_w = os.pipe()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         pid = os.fork()
         if pid == 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its handler: terminate()
-            os.close(done_w)
-            self.is_helper = True
-            self.reader.close()  # the helper takes no orders: the parent kills its forks itself
-            self.selector.close()
-            for fd in [*self.children, *self.helper_pipes]:
-                os.close(fd)
-            self.children, self.holding, self.helper_pipes, self.waiting = {}, set(), [], []
-            self.selector, self.preloading = selectors.DefaultSelector(), False
-            self.selector.register(done_r, selectors.EVENT_READ, None)
-            self.extra_fds = [done_r]
-            assert self.tokens is not None
-            while runs or self.children:
-                if runs and _readable(done_r):
-                    _send(self.events, {"event": "returned", "keys": [run["key"] for run in runs]})
-                    runs = []
-                if runs and self.tokens.take():
-                    self._fork(runs.pop(0), token=True)  # in the fork itself this raises _Child, out of here
-                    continue
-                self._watch_tokens(bool(runs))
-                for key, _ in self.selector.select():
-                    if isinstance(key.data, int):
-                        self._reap(key.fd)
-                    elif key.data is None:
-                        self.selector.unregister(done_r)  # readable from now on: checked above
+            try:
+                self._help(runs, release_r, answer_w, [release_w, answer_r])
+            except OSError:  # a fork or a pipe failed: no answer, and the zygote gives up
+                os._exit(_HELPER_FAILED)
             os._exit(0)
-        os.close(done_r)
-        self.helper_pipes.append(done_w)
+        os.close(release_r)
+        os.close(answer_w)
+        self.helpers.append((release_w, answer_r))
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (None, pid)  # reaped without an event
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    def _help(self, runs: list[dict], release: int, answer: int, others: list[int]) -> None:
+        """In a helper: fork ``runs`` as tokens come until released; answer; reap the forks."""
+        self.is_helper = True
+        self.reader.close()  # the helper takes no orders: the parent kills its forks itself
+        self.selector.close()
+        for fd in [*others, *self.children, *(fd for pair in self.helpers for fd in pair)]:
+            os.close(fd)
+        self.children, self.holding, self.helpers, self.waiting = {}, set(), [], []
+        self.selector, self.preloading = selectors.DefaultSelector(), False
+        self.selector.register(release, selectors.EVENT_READ, None)
+        self.extra_fds = [release, answer]
+        assert self.tokens is not None
+        answered = False
+        while True:
+            if not answered and (not runs or _readable(release)):
+                _write_all(answer, json.dumps([run["key"] for run in runs]).encode())
+                os.close(answer)
+                self.selector.unregister(release)
+                self.extra_fds, runs, answered = [release], [], True
+            elif runs and self.tokens.take():
+                self._fork(runs.pop(0), token=True)  # in the fork itself this raises _Child, out of here
+                continue
+            if answered and not self.children:
+                return
+            self._watch_tokens(bool(runs))
+            for key, _ in self.selector.select():
+                if isinstance(key.data, int):
+                    self._reap(key.fd)
 
     def _unsafe(self) -> str | None:
         reason = unsafe_to_fork(set(sys.modules) - self.safe_modules, self.scanner.app_tops if self.scanner else ())
@@ -340,8 +372,8 @@ class _Server:
             os.setpgid(0, 0)
             self.selector.close()  # only this process's descriptor: the zygote's registrations stay
             self.reader.close()
-            for fd in [self.events, *self.children, *self.helper_pipes, *self.extra_fds,
-                       *(self.tokens.fds() if self.tokens else ())]:
+            for fd in [self.events, *self.children, *(fd for pair in self.helpers for fd in pair),
+                       *self.extra_fds, *(self.tokens.fds() if self.tokens else ())]:
                 os.close(fd)
             raise _Child(message)
         try:
@@ -365,7 +397,10 @@ class _Server:
         self.selector.unregister(pidfd)
         os.close(pidfd)
         if key is None:  # a helper: its forks were reported by it
-            os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
+            if status:  # it failed: the runs it held may be lost, so leave them all to the parent
+                self.kill_all()
+                os._exit(_HELPER_FAILED)
             return
         _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
         _, status = os.waitpid(pid, 0)
@@ -459,6 +494,8 @@ class _Server:
 
 _TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
 _TOKENS = "tokens"  # the selector's mark for the token pipe
+_HELPER_FAILED = 70  # this zygote's status when a helper failed: the parent runs the rest afresh
+_spill_dir: str | None = None  # where events too long for one atomic write go (see ``_send``)
 
 
 class _Tokens:
@@ -504,8 +541,6 @@ def _trial(names: list[str], app_tops) -> None:
 
 
 def _readable(fd: int) -> bool:
-    import select
-
     return bool(select.select([fd], [], [], 0)[0])
 
 
@@ -540,7 +575,19 @@ class _Lines:
 
 
 def _send(fd: int, message: dict) -> None:
+    """Write one event line. The zygote, its helpers and their forks share the pipe, and only a
+    write of at most PIPE_BUF bytes is never interleaved with another: a longer event goes to a
+    file in the parent's directory, and the line names it (``{"event": E, "spilled": PATH}``)."""
     data = (json.dumps(message) + "\n").encode()
+    if len(data) > select.PIPE_BUF and _spill_dir is not None:
+        path = os.path.join(_spill_dir, f"event-{os.getpid()}-{time.monotonic_ns()}.json")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        data = (json.dumps({"event": message["event"], "spilled": path}) + "\n").encode()
+    _write_all(fd, data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data):]
 
