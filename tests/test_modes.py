@@ -434,3 +434,16 @@ def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.report["mode"] == "zygote", result.report.get("mode_reason")
     assert len(result.report["checks"]) == len(modules)
+
+
+def test_hundreds_of_checks_with_their_own_dependencies_stay_in_zygote_mode(tmp_path: Path) -> None:
+    """Each preload step makes one more check ready: helpers stay few, so their pipes stay few,
+    even under a limit of 256 open files."""
+    library = write_tree(tmp_path / "lib" / "site-packages", {f"l{index}.py": "X = 1\n" for index in range(400)})
+    files = {"app/__init__.py": "", **{f"app/c{index}.py": f"import l{index}\n" for index in range(400)}}
+    files["preflight.yaml"] = "version: 1\nimports: [%s]\n" % ", ".join(f"app.c{index}" for index in range(400))
+    root = write_tree(tmp_path / "svc", files)
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)), prefix=["prlimit", "--nofile=256"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert len(result.report["checks"]) == 400

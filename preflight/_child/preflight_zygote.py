@@ -121,7 +121,8 @@ class _Server:
         self.failed: list[dict] = []
         self.tokens: _Tokens | None = None  # made when the preload begins
         self.holding: set[int] = set()  # pidfds of the forks that took a token
-        self.helpers: list[tuple[int, int]] = []  # (release write end, answer read end) per helper
+        self.helpers: dict[int, tuple[int, int]] = {}  # live helper pid -> (release write end, answer read end)
+        self.workers = 1
         self.handed: dict[str, dict] = {}  # runs handed to helpers, by key
         self.extra_fds: list[int] = []
         self.preloading = False
@@ -157,7 +158,8 @@ class _Server:
         global _spill_dir
         _spill_dir = message.get("spill_dir")
         started = time.monotonic()
-        self.tokens = _Tokens(max(1, int(message.get("workers") or 1)) - 1)  # this one, preloading, takes a core
+        self.workers = max(1, int(message.get("workers") or 1))
+        self.tokens = _Tokens(self.workers - 1)  # this one, preloading, takes a core
         self.scanner = _Scanner(message["modules"])
         for run in self.waiting:
             self.needs[run["key"]] = self._needs(run)
@@ -225,7 +227,9 @@ class _Server:
         self.unsafe = self._unsafe()
         if self.unsafe:
             return
-        if self.preloading:  # a helper forks them one by one: this one, busy importing, could not reap them
+        if self.preloading:  # a helper forks them: this one, busy importing, could not reap them
+            if len(self.helpers) >= self.workers:
+                return  # no more helpers than forks at once: these wait for a later one, or for this one
             for run in eligible:
                 self.waiting.remove(run)
                 self.handed[run["key"]] = run
@@ -244,20 +248,27 @@ class _Server:
         """The preload is over: tell each helper, and take back the runs it has not begun (see
         ``_helper``). A helper that cannot answer (it failed to fork) ends this zygote: the parent
         then runs afresh whatever is unfinished."""
-        for release, _ in self.helpers:
+        for release, _ in self.helpers.values():
             os.close(release)
-        for _, answer in self.helpers:
-            data = b""
-            while chunk := os.read(answer, 65536):
-                data += chunk
-            os.close(answer)
-            try:
-                keys = json.loads(data)
-            except ValueError:
-                self.kill_all()
-                os._exit(_HELPER_FAILED)
-            self.waiting += [self.handed[key] for key in keys]
-        self.helpers, self.handed = [], {}
+        for pid in list(self.helpers):
+            self._take_answer(pid, released=True)
+        self.handed = {}
+
+    def _take_answer(self, pid: int, released: bool = False) -> None:
+        """Read a helper's answer (it blocks until the helper gives it) and wait for its runs again."""
+        release, answer = self.helpers.pop(pid)
+        if not released:
+            os.close(release)
+        data = b""
+        while chunk := os.read(answer, 65536):
+            data += chunk
+        os.close(answer)
+        try:
+            keys = json.loads(data)
+        except ValueError:
+            self.kill_all()
+            os._exit(_HELPER_FAILED)
+        self.waiting += [self.handed.pop(key) for key in keys]
 
     def _watch_tokens(self, wanted: bool) -> None:
         """Wake on a token put back (by a fork of this process or of a helper) only while a run waits
@@ -293,7 +304,7 @@ class _Server:
             os._exit(0)
         os.close(release_r)
         os.close(answer_w)
-        self.helpers.append((release_w, answer_r))
+        self.helpers[pid] = (release_w, answer_r)
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (None, pid)  # reaped without an event
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
@@ -304,9 +315,9 @@ class _Server:
         self.is_helper = True
         self.reader.close()  # the helper takes no orders: the parent kills its forks itself
         self.selector.close()
-        for fd in [*others, *self.children, *(fd for pair in self.helpers for fd in pair)]:
+        for fd in [*others, *self.children, *(fd for pair in self.helpers.values() for fd in pair)]:
             os.close(fd)
-        self.children, self.holding, self.helpers, self.waiting = {}, set(), [], []
+        self.children, self.holding, self.helpers, self.waiting = {}, set(), {}, []
         self.selector, self.preloading = selectors.DefaultSelector(), False
         self.selector.register(release, selectors.EVENT_READ, None)
         self.extra_fds = [release, answer]
@@ -372,7 +383,7 @@ class _Server:
             os.setpgid(0, 0)
             self.selector.close()  # only this process's descriptor: the zygote's registrations stay
             self.reader.close()
-            for fd in [self.events, *self.children, *(fd for pair in self.helpers for fd in pair),
+            for fd in [self.events, *self.children, *(fd for pair in self.helpers.values() for fd in pair),
                        *self.extra_fds, *(self.tokens.fds() if self.tokens else ())]:
                 os.close(fd)
             raise _Child(message)
@@ -401,6 +412,8 @@ class _Server:
             if status:  # it failed: the runs it held may be lost, so leave them all to the parent
                 self.kill_all()
                 os._exit(_HELPER_FAILED)
+            if pid in self.helpers:  # done before the preload was: it answered that it began them all
+                self._take_answer(pid)
             return
         _kill_group(pid)  # whatever the check left running; the zombie still holds the group id
         _, status = os.waitpid(pid, 0)
@@ -541,7 +554,10 @@ def _trial(names: list[str], app_tops) -> None:
 
 
 def _readable(fd: int) -> bool:
-    return bool(select.select([fd], [], [], 0)[0])
+    """Whether a read would not block (data or end of file); poll, as select() stops at fd 1024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class _Lines:
