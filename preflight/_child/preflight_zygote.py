@@ -228,8 +228,8 @@ class _Server:
         if self.unsafe:
             return
         if self.preloading:  # a helper forks them: this one, busy importing, could not reap them
-            if len(self.helpers) >= self.workers:
-                return  # no more helpers than forks at once: these wait for a later one, or for this one
+            if len(self.helpers) >= _MAX_HELPERS:
+                return  # these wait for a later helper, or for this zygote
             for run in eligible:
                 self.waiting.remove(run)
                 self.handed[run["key"]] = run
@@ -507,6 +507,7 @@ class _Server:
 
 _TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
 _TOKENS = "tokens"  # the selector's mark for the token pipe
+_MAX_HELPERS = 16  # alive at once, three descriptors each: enough to keep every core busy while preloading
 _HELPER_FAILED = 70  # this zygote's status when a helper failed: the parent runs the rest afresh
 _spill_dir: str | None = None  # where events too long for one atomic write go (see ``_send``)
 
