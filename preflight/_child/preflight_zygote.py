@@ -506,6 +506,7 @@ class _Server:
 
 
 _TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
+_PATCHERS = ("gevent", "eventlet")
 _TOKENS = "tokens"  # the selector's mark for the token pipe
 _MAX_HELPERS = 16  # alive at once, three descriptors each: enough to keep every core busy while preloading
 _HELPER_FAILED = 70  # this zygote's status when a helper failed: the parent runs the rest afresh
@@ -534,7 +535,6 @@ class _Tokens:
 
     def fds(self) -> list[int]:
         return [self.read, self.write]
-_PATCHERS = ("gevent", "eventlet")
 
 
 def _trial(names: list[str], app_tops) -> None:
@@ -610,7 +610,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _kill(pid: int) -> None:
-    """Stop a helper: on SIGTERM it kills the fork it runs, then exits."""
+    """Stop a helper: on SIGTERM it kills the forks it made, then exits."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
