@@ -391,7 +391,12 @@ class _Server:
             os.setpgid(pid, pid)  # also here, so that its group exists before anyone may kill it
         except OSError:
             pass
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # out of descriptors: a fork nobody could watch must not run
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            raise
         if token:
             self.holding.add(pidfd)
         self.children[pidfd] = (message["key"], pid)
