@@ -455,6 +455,7 @@ def run(rounds: int, workdir: Path) -> dict:
         "median_ms": med,
         "samples_ms": {k: [round(v * 1000, 1) for v in vs] for k, vs in samples.items()},
         "ratios": ratios,
+        "targets": targets(ratios),
         "peak_memory": memory,
         **({"static": static} if static is not None else {}),
     }
@@ -482,6 +483,20 @@ def machine() -> dict:
                     if l.startswith("model name")), "")
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
             "cores": os.cpu_count(), "memory": meminfo.split(":", 1)[-1].strip()}
+
+
+TARGETS = (  # the speed targets: (what, the ratio it reads, the most it may be)
+    ("B/A <= 1.3", "B_zygote/A", 1.3),
+    ("C <= +100 ms", "C_check-pass_ms", 100.0),
+    ("D default <= 2.2x", "D_run_zygote/uvicorn", 2.2),
+    ("D --trust-stamp <= 1.15x", "D_run_trust_stamp/uvicorn", 1.15),
+)
+
+
+def targets(ratios: dict) -> dict[str, dict]:
+    """Each target this run measured: its value and whether it was met."""
+    return {what: {"value": ratios[key], "met": ratios[key] <= limit}
+            for what, key, limit in TARGETS if key in ratios}
 
 
 def table(result: dict) -> str:
@@ -513,6 +528,8 @@ def table(result: dict) -> str:
     m = result["machine"]
     lines.append(f"\n{result['rounds']} rounds, medians; {m['cpu']}, {m['cores']} cores, {m['memory']}, "
                  f"Python {m['python']}, {m['platform']}; bytecode cached (.pyc), as in a built image")
+    lines.append("targets: " + "; ".join(f"{what}: {t['value']} {'met' if t['met'] else 'MISSED'}"
+                                         for what, t in targets(result["ratios"]).items()))
     return "\n".join(lines)
 
 
