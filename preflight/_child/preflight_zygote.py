@@ -24,10 +24,10 @@ The zygote writes JSON lines to EVENTS_FD:
     {"event": E, "spilled": PATH}   event E, too long for one atomic write, is in the file PATH
 A status of 70 means a helper fork failed: the parent runs whatever is unfinished afresh.
 
-What is preloaded is found without running application code: the import statements of the listed
-modules' files (and of the application modules they import, transitively) are read with ``ast``;
-each imported module whose top level resolves outside the application's directories (stdlib,
-site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
+What is preloaded is found without running application code (``preflight_preload_scan``): the
+import statements of the listed modules' files (and of the application modules they import,
+transitively) are read with ``ast``; each imported module whose top level resolves outside the
+application's directories (stdlib, site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
 dialect, ``pydantic.v1`` under FastAPI), is learned from the checks: the library modules a passing
 check loaded are imported by a trial fork first and, when that leaves the process safe to fork
 (no thread, no application module), here too, so later forks start with them.
@@ -42,11 +42,10 @@ threads joined, atexit handlers run, streams flushed) without tearing every prel
 from __future__ import annotations
 
 import run_import  # first of all (this script's directory, still sys.path[0]): it notes the startup modules
+from preflight_preload_scan import Scanner, library_dirs  # also from this directory, before it leaves sys.path
 
-import ast
 import gc
 import importlib
-import importlib.machinery
 import importlib.util
 import json
 import os
@@ -55,15 +54,11 @@ import select
 import selectors
 import signal
 import sys
-import sysconfig
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
-
-_MAX_APP_FILES = 5000
-
 
 class _Child(Exception):
     """Raised in a freshly forked child to unwind the zygote's loop and run one script in ``main``."""
@@ -126,7 +121,7 @@ class _Server:
         self.handed: dict[str, dict] = {}  # runs handed to helpers, by key
         self.extra_fds: list[int] = []
         self.preloading = False
-        self.scanner: _Scanner | None = None
+        self.scanner: Scanner | None = None
         self.unsafe: str | None = None
         self.safe_modules: set[str] = set(sys.modules)
         self.is_helper = False
@@ -160,7 +155,7 @@ class _Server:
         started = time.monotonic()
         self.workers = max(1, int(message.get("workers") or 1))
         self.tokens = _Tokens(self.workers - 1)  # this one, preloading, takes a core
-        self.scanner = _Scanner(message["modules"])
+        self.scanner = Scanner(message["modules"])
         for run in self.waiting:
             self.needs[run["key"]] = self._needs(run)
         self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
@@ -223,7 +218,7 @@ class _Server:
         if not eligible or self.unsafe:
             return
         if self.scanner is not None:  # the longest first, so that no long one starts last
-            eligible.sort(key=lambda run: -self.scanner.weight(run))
+            eligible.sort(key=lambda run: -self._weight(run))
         self.unsafe = self._unsafe()
         if self.unsafe:
             return
@@ -346,9 +341,13 @@ class _Server:
 
     def _needs(self, run: dict) -> list[str]:
         assert self.scanner is not None
-        if run["script"] == "run_import.py":
-            return [name for name, _ in self.scanner.closure([json.loads(run["args"][0])["module"]])]
-        return [name for name, _ in self.scanner.closure(self.scanner.modules)]
+        module = _module_of(run)
+        return [name for name, _ in self.scanner.closure([module] if module else self.scanner.modules)]
+
+    def _weight(self, run: dict) -> int:
+        assert self.scanner is not None
+        module = _module_of(run)
+        return self.scanner.weight(module) if module else 0
 
     def _preload(self, name: str, names: list[str]) -> None:
         if _attempt(name, self.preloaded, self.failed):
@@ -542,6 +541,11 @@ class _Tokens:
         return [self.read, self.write]
 
 
+def _module_of(run: dict) -> str | None:
+    """The module a run checks (``None``: not an import check)."""
+    return json.loads(run["args"][0])["module"] if run["script"] == "run_import.py" else None
+
+
 def _trial(names: list[str], app_tops) -> None:
     """In a fork: import ``names``; exit 0 if the process is still safe to fork from, else 3."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -668,186 +672,6 @@ def _finalize_quickly() -> None:
             stream.flush()
         except Exception:
             pass
-
-
-def library_dirs() -> set[str]:
-    """Directories of the standard library and installed distributions: never application code."""
-    dirs = set()
-    for base in {sys.prefix, sys.base_prefix}:
-        paths = sysconfig.get_paths(vars={"base": base, "platbase": base, "installed_base": base})
-        dirs.update(os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
-    for entry in sys.path:
-        if entry.endswith((".zip", "lib-dynload", "site-packages", "dist-packages")):
-            dirs.add(os.path.realpath(entry))
-    return dirs
-
-
-def _app_roots() -> list[str]:
-    libraries = library_dirs()
-    roots = []
-    for entry in sys.path:
-        real = os.path.realpath(entry or os.getcwd())
-        if os.path.isdir(real) and real not in libraries:
-            roots.append(real)
-    return list(dict.fromkeys(roots))
-
-
-def _app_source(name: str, roots: list[str]) -> str | None:
-    """The application file that is module ``name`` (first on sys.path), found without importing."""
-    parts = name.split(".")
-    for root in roots:
-        base = os.path.join(root, *parts)
-        for candidate in (os.path.join(base, "__init__.py"), base + ".py"):
-            if os.path.isfile(candidate):
-                return candidate
-        if os.path.isdir(base) and len(parts) > 1:
-            return None  # a namespace package directory: no code of its own
-    return None
-
-
-def _imports(path: str, name: str) -> list[tuple[str, list[str]]]:
-    """Modules ``path`` imports at module level as (absolute name, names taken from it)."""
-    try:
-        with open(path, "rb") as handle:
-            tree = ast.parse(handle.read(), path)
-    except (OSError, SyntaxError, ValueError):
-        return []
-    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
-    found: list[tuple[str, list[str]]] = []
-    stack: list[ast.AST] = list(tree.body)
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            stack.extend(node.orelse)
-            continue
-        if isinstance(node, ast.Import):
-            found += [(alias.name, []) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [alias.name for alias in node.names if alias.name != "*"]
-            if node.level:
-                parts = package.split(".") if package else []
-                if node.level - 1 > len(parts):
-                    continue
-                base = ".".join(parts[: len(parts) - (node.level - 1)])
-                module = f"{base}.{node.module}" if node.module else base
-                if module:
-                    found.append((module, names))
-            elif node.module:
-                found.append((node.module, names))
-        else:
-            stack.extend(ast.iter_child_nodes(node))
-    return found
-
-
-class _Scanner:
-    """Finds, without running application code, the non-application modules that application
-    modules import at module level (following the application modules they import)."""
-
-    def __init__(self, modules: list[str]) -> None:
-        self.modules = list(modules)
-        self.app_tops = {m.split(".")[0] for m in modules}  # the manifest's: app code wherever installed
-        self.roots = _app_roots()
-        self.libraries = library_dirs()
-        self._top_is_app: dict[str, bool] = {}
-        self._parsed: dict[str, list[tuple[str, list[str]]]] = {}
-        self._sources: dict[str, str | None] = {}
-        self._weights: dict[str, int] = {}
-
-    def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
-        """``(module, names taken from it)`` for each non-application module, first seen first."""
-        return self._walk(modules)[1]
-
-    def weight(self, run: dict) -> int:
-        """How much application code a run imports: the files its module reaches (0: not a check)."""
-        if run["script"] != "run_import.py":
-            return 0
-        module = json.loads(run["args"][0])["module"]
-        if module not in self._weights:
-            self._weights[module] = len(self._walk([module])[0])
-        return self._weights[module]
-
-    def _walk(self, modules: list[str]) -> tuple[set[str], list[tuple[str, list[str]]]]:
-        """The application modules ``modules`` reach, and what ``closure`` returns."""
-        queue = list(modules)
-        seen_app: set[str] = set()
-        external: dict[str, None] = {}
-        taken: dict[str, list[str]] = {}
-        while queue and len(seen_app) < _MAX_APP_FILES:
-            name = queue.pop(0)
-            if name in seen_app or name in external:
-                continue
-            parts = name.split(".")
-            if not self._is_app(parts[0]):
-                external[name] = None
-                continue
-            seen_app.add(name)
-            queue += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
-            source = self._source(name)
-            if source is None:
-                continue
-            for module, names in self._imports(source, name):
-                queue.append(module)
-                queue += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
-                taken.setdefault(module, []).extend(names)
-        return seen_app, [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
-
-    def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
-        """Everything to preload, each once: what is loaded already (instant) first, then, again and
-        again, what the run closest to ready still lacks, so that runs become ready early."""
-        names = dict(self.closure(self.modules))
-        ordered = dict.fromkeys(n for n in [*names, *(n for need in needs for n in need)] if n in sys.modules)
-        pending = [[n for n in need if n not in ordered] for need in needs]
-        while pending:
-            pending.sort(key=len)
-            ordered.update(dict.fromkeys(pending.pop(0)))
-            pending = [[n for n in need if n not in ordered] for need in pending]
-        ordered.update(dict.fromkeys(names))
-        return [(name, names.get(name, [])) for name in ordered]
-
-    def _is_app(self, top: str) -> bool:
-        if top in self.app_tops:
-            return True
-        if top not in self._top_is_app:
-            self._top_is_app[top] = _is_app_top(top, self.libraries)
-        return self._top_is_app[top]
-
-    def _source(self, name: str) -> str | None:
-        if name not in self._sources:
-            self._sources[name] = _app_source(name, self.roots)
-        return self._sources[name]
-
-    def _imports(self, path: str, name: str) -> list[tuple[str, list[str]]]:
-        if path not in self._parsed:
-            self._parsed[path] = _imports(path, name)
-        return self._parsed[path]
-
-
-def dependency_closure(modules: list[str]) -> list[tuple[str, list[str]]]:
-    """Non-application modules imported at module level by ``modules`` and the app code they import,
-    each with the names taken from it (``from M import N`` may name a submodule)."""
-    return _Scanner(modules).closure(modules)
-
-
-def _is_app_top(top: str, libraries: set[str]) -> bool:
-    """Whether top-level module ``top`` resolves to application code (or nowhere), not a library."""
-    if top in sys.builtin_module_names:
-        return False
-    try:
-        spec = importlib.machinery.PathFinder.find_spec(top)
-    except Exception:
-        return True
-    if spec is None:
-        return top not in sys.modules  # frozen modules and missing ones: leave missing ones to checks
-    locations = list(spec.submodule_search_locations or [])
-    if spec.origin and spec.has_location:
-        locations.append(os.path.dirname(spec.origin))
-    for location in locations:
-        real = os.path.realpath(location)
-        if not any(real == lib or real.startswith(lib + os.sep) for lib in libraries):
-            return True
-    return False
 
 
 def _attempt(name: str, preloaded: list[str], failed: list[dict]) -> bool:
