@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the manifest's JSON Schema")
 
+    validate = sub.add_parser("validate", help="check the manifest itself and cache it, so that starts "
+                                               "import neither pydantic nor YAML (a build step)")
+    validate.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
+
     scan = sub.add_parser("scan", help="static checks only: undefined names, unresolved imports, cycles, twins")
     scan.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
     scan.add_argument("--python", metavar="PATH", help="resolve imports as this interpreter would")
@@ -135,6 +139,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "schema":
             return _schema()
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "check":
             return _check(args)
         if args.command == "diff":
@@ -161,6 +167,22 @@ def _schema() -> int:
     from preflight.manifest import json_schema
 
     print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from preflight import manifest_cache
+
+    path = _manifest_path(args.manifest)
+    manifest, entry = manifest_cache.validate_and_store(path)
+    print(f"preflight: {path} is valid ({len(manifest.imports)} import{'' if len(manifest.imports) == 1 else 's'})")
+    if entry is None:
+        print(f"preflight: warning: not cached: {manifest_cache.cache_dir()} cannot be written; every start "
+              f"will validate it again (set PREFLIGHT_CACHE_DIR to a directory the server's user can read)",
+              file=sys.stderr)
+    else:
+        print(f"preflight: cached as {entry}: a start with the same manifest path, $HOME and preflight "
+              f"version skips validating it")
     return EXIT_OK
 
 

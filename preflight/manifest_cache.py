@@ -36,7 +36,7 @@ def load(path: str) -> Manifest:
         data = None
     if data is None:  # let the validating loader name the problem
         return _validate(path)
-    entry = os.path.join(cache_dir(), "manifests", key(path, data) + ".json")
+    entry = _entry(path, data)
     try:
         with open(entry, encoding="utf-8") as handle:
             return Manifest.from_json(json.load(handle))
@@ -45,6 +45,19 @@ def load(path: str) -> Manifest:
     manifest = _validate(path)
     _store(entry, manifest)
     return manifest
+
+
+def validate_and_store(path: str) -> tuple[Manifest, str | None]:
+    """Validate the manifest at ``path`` (cached or not) and cache it: the manifest, and the cache
+    entry written, or ``None`` when the cache directory cannot be written."""
+    manifest = _validate(path)
+    with open(path, "rb") as handle:  # readable: it was just validated
+        entry = _entry(path, handle.read())
+    return manifest, entry if _store(entry, manifest) else None
+
+
+def _entry(path: str, data: bytes) -> str:
+    return os.path.join(cache_dir(), "manifests", key(path, data) + ".json")
 
 
 def key(path: str, data: bytes) -> str:
@@ -60,7 +73,7 @@ def _validate(path: str) -> Manifest:
     return load_manifest(path)
 
 
-def _store(entry: str, manifest: Manifest) -> None:
+def _store(entry: str, manifest: Manifest) -> bool:
     tmp = f"{entry}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(entry), exist_ok=True)
@@ -72,4 +85,6 @@ def _store(entry: str, manifest: Manifest) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+        return False
+    return True
 

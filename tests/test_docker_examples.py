@@ -73,6 +73,11 @@ def test_dockerfile_example_runs_healthy_as_non_root(example_image, containers):
     uid = docker("exec", name, "python3", "-c", "import os; print(os.getuid())").stdout.strip()
     assert uid == "10001"
     assert docker("exec", name, "preflight", "probe", check=False).returncode == 0
+    # `preflight validate` at build cached the manifest for this user: a start skips pydantic and YAML
+    profiled = docker("exec", name, "python3", "-X", "importtime", "-m", "preflight", "check", check=False)
+    assert profiled.returncode == 0, profiled.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in profiled.stderr.splitlines() if line.startswith("import time:")}
+    assert "preflight.cli" in imported and not {"pydantic", "yaml"} & imported
     assert docker("exec", name, "preflight", "probe", "--port", "9", check=False).returncode == 1
 
     docker("stop", "-t", "30", name, timeout=120)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_env, run_cli
 
 MARKER_MODULE = "import os\nopen(os.path.join(os.path.dirname(__file__), 'IMPORTED'), 'w').close()\n"
 
@@ -80,3 +80,40 @@ def test_usage_errors_exit_2():
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "preflight", "run"], capture_output=True, text=True)
     assert proc.returncode == 2 and "no server command given" in proc.stderr
+
+
+def _gate_imports(tmp_path, env) -> set[str]:
+    """The modules the gate's own process imported to check a one-module manifest (-X importtime)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "preflight", "check", "--format", "json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_validate_caches_the_manifest_so_a_start_skips_pydantic_and_yaml(tmp_path):
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [json]\n")
+    cache = tmp_path / "cache"
+    env = cli_env(PREFLIGHT_CACHE_DIR=str(cache))
+    result = run_cli(["validate"], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "preflight.yaml is valid (1 import)" in result.stdout
+    assert len(list(cache.glob("manifests/*.json"))) == 1
+    assert not {"pydantic", "yaml"} & _gate_imports(tmp_path, env)
+    unwritable = cli_env(PREFLIGHT_CACHE_DIR=str(tmp_path / "preflight.yaml" / "cache"))  # under a file
+    assert {"pydantic", "yaml"} <= _gate_imports(tmp_path, unwritable)  # what the cache saves
+
+
+def test_validate_says_when_it_cannot_cache(tmp_path):
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [json]\n")
+    result = run_cli(["validate"], tmp_path, env=cli_env(PREFLIGHT_CACHE_DIR=str(tmp_path / "preflight.yaml" / "x")))
+    assert result.returncode == 0
+    assert "not cached" in result.stderr and "PREFLIGHT_CACHE_DIR" in result.stderr
+
+
+def test_validate_rejects_a_bad_manifest_and_caches_nothing(tmp_path):
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [{module: }]\n")
+    cache = tmp_path / "cache"
+    result = run_cli(["validate"], tmp_path, env=cli_env(PREFLIGHT_CACHE_DIR=str(cache)))
+    assert result.returncode == 2
+    assert "invalid manifest" in result.stderr and "imports.0.module" in result.stderr
+    assert not cache.exists()
