@@ -35,7 +35,7 @@ def check(
     ``mode``: zygote (fork checks from a preloaded interpreter, fresh where unsafe) or fresh.
     ``path0``: the server's ``sys.path[0]`` when it is not the working directory (``python app/main.py``).
     ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
-    ``zygote``: one from ``runner.spawn_zygote`` for this interpreter, workdir and environ; consumed.
+    ``zygote``: one from ``zygote_launch.boot`` for this interpreter, workdir and environ; consumed.
     """
     started = time.monotonic()
     workdir = workdir or os.getcwd()

@@ -74,17 +74,10 @@ def _validate(path: str) -> Manifest:
 
 
 def _store(entry: str, manifest: Manifest) -> bool:
-    tmp = f"{entry}.{os.getpid()}.tmp"
+    from preflight.files import write_json  # only on a miss: a start that hits needs none of it
+
     try:
-        os.makedirs(os.path.dirname(entry), exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(manifest.to_json(), handle)
-        os.replace(tmp, entry)
+        write_json(entry, manifest.to_json())
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return False
     return True
-

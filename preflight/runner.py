@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
+
 OUTPUT_TAIL_BYTES = 4096
 KILL_GRACE_SECONDS = 2.0  # beyond the child's own faulthandler deadline, before SIGKILL
 RESULT, STACK = "{result}", "{stack}"  # placeholders in Job.args for the child's own files
