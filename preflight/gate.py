@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Mapping
 
-from preflight import fingerprint
+from preflight import fingerprint, learned_modules
 from preflight import report as r
 from preflight.runner import RESULT, STACK, Job, Runner
 from preflight.spec import Manifest
@@ -42,8 +42,10 @@ def check(
     environ = os.environ if environ is None else environ
     runner = Runner(interpreter, workdir, env=dict(environ))
     runner.prestarted = zygote
+    memory = learned_modules.entry(manifest.path, interpreter, workdir)
     if mode == "zygote":
         runner.preload = [t.module for t in manifest.imports]
+        runner.remembered = learned_modules.load(memory)
     if workers:
         runner.workers = workers
     jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py",
@@ -54,6 +56,8 @@ def check(
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
     outcomes = runner.run(jobs)
+    if mode == "zygote":
+        learned_modules.update(memory, runner.remembered, runner.zygote_report, fell_back=runner.mode != "zygote")
     from preflight.diagnosis import diagnose_import  # imported while the checks ran (see cli._gate)
     from preflight.environment import check_environment
 
@@ -100,12 +104,13 @@ def probe_environment(manifest: Manifest, interpreter: str = sys.executable, wor
 
 
 def _zygote_summary(ready: dict | None) -> dict | None:
-    """The report's ``zygote``: preload time, modules preloaded, failed and learned from the checks."""
+    """The report's ``zygote``: preload time, modules preloaded, failed, learned from the checks, and
+    preloaded because an earlier run learned them."""
     if not ready:
         return None
     return {"preload_ms": ready.get("preload_ms"), "preloaded": len(ready.get("preloaded") or ()),
             "preload_failed": [f["module"] for f in ready.get("failed") or ()],
-            "learned": list(ready.get("learned") or ())}
+            "learned": list(ready.get("learned") or ()), "remembered": list(ready.get("remembered") or ())}
 
 
 def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:

@@ -96,6 +96,7 @@ class Runner:
     env: dict[str, str] | None = None
     workers: int = field(default_factory=lambda: available_cpus())
     preload: list[str] | None = None
+    remembered: list[str] = field(default_factory=list)  # library modules to preload after the rest
     preload_timeout: float = 60.0
     mode: str = "fresh"
     mode_reason: str | None = None
@@ -158,7 +159,8 @@ class Runner:
             if not zygote.preloading:
                 zygote.preloading = True
                 zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers,
-                             "spill_dir": self._scratch.name if self._scratch else None})
+                             "spill_dir": self._scratch.name if self._scratch else None,
+                             "remembered": self.remembered})
         busy = len([r for r in self._running if not r.forked])
         for job in list(pending):
             if busy >= self.workers:

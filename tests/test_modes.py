@@ -301,7 +301,13 @@ LAZY_LIBRARY = {
         def load(part):
             return importlib.import_module(f"lazylib.{part}")  # a library's own lazy import
         """,
-    "lazylib/dialect.py": "import os\n\nos.write(int(os.environ['LAZY_FD']), b'x') if 'LAZY_FD' in os.environ else None\n",
+    "lazylib/dialect.py": """
+        import os
+
+        if "LAZY_LOG" in os.environ:  # one line per import of it, by any process
+            with open(os.environ["LAZY_LOG"], "a") as log:
+                log.write(f"{os.getpid()}\\n")
+        """,
     "lazylib/poller.py": """
         import threading
 
@@ -332,6 +338,42 @@ def test_library_modules_imported_lazily_are_learned_for_later_forks(tmp_path: P
     assert result.report["zygote"]["learned"] == ["lazylib.dialect"]
     assert all(result.check(f"app.user{i}")["status"] == "passed" for i in range(4))
     assert result.check("app.circ_a")["cause"] == "circular_import"  # the app's own modules: never learned
+
+
+def test_learned_modules_are_remembered_and_preloaded_by_the_next_run(tmp_path: Path) -> None:
+    """The next run of the same manifest imports what the last one learned once, in the zygote,
+    before any fork needs it, and the findings are the same."""
+    root, library = _lazy_tree(tmp_path, "dialect")
+    log = tmp_path / "dialect.log"
+    env = cli_env(PYTHONPATH=str(library), PREFLIGHT_CACHE_DIR=str(tmp_path / "cache"), LAZY_LOG=str(log))
+    first = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0"])
+    assert first.report["zygote"]["learned"] == ["lazylib.dialect"], first.report
+    assert len(log.read_text().split()) >= 3  # a fork, the trial, the zygote (and forks before it)
+    log.unlink()
+    second = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0"])
+    assert second.report["mode"] == "zygote", second.report.get("mode_reason")
+    assert second.report["zygote"]["remembered"] == ["lazylib.dialect"]
+    assert second.report["zygote"]["learned"] == []
+    assert len(log.read_text().split()) == 1  # by the zygote, for every fork
+    assert second.returncode == first.returncode == 1
+    assert [(c["target"], c["status"], c.get("cause"), c.get("file"), c.get("line")) for c in second.report["checks"]] \
+        == [(c["target"], c["status"], c.get("cause"), c.get("file"), c.get("line")) for c in first.report["checks"]]
+
+
+def test_a_remembered_module_that_became_unsafe_falls_back_and_is_forgotten(tmp_path: Path) -> None:
+    """Remembered modules are preloaded without a trial: one that now starts a thread makes this run
+    fall back to fresh interpreters (same findings), and the next run starts from nothing again."""
+    root, library = _lazy_tree(tmp_path, "dialect")
+    env = cli_env(PYTHONPATH=str(library), PREFLIGHT_CACHE_DIR=str(tmp_path / "cache"))
+    assert run_cli(["check"], cwd=root, env=env).report["zygote"]["learned"] == ["lazylib.dialect"]
+    (library / "lazylib" / "dialect.py").write_text(textwrap.dedent(LAZY_LIBRARY["lazylib/poller.py"]))
+    fell_back = run_cli(["check"], cwd=root, env=env)
+    assert fell_back.report["mode"] == "fresh" and "lazy-poller" in fell_back.report["mode_reason"]
+    assert fell_back.check("app.circ_a")["cause"] == "circular_import"
+    assert all(fell_back.check(f"app.user{i}")["status"] == "passed" for i in range(4))
+    again = run_cli(["check"], cwd=root, env=env)
+    assert again.report["mode"] == "zygote", again.report.get("mode_reason")
+    assert again.report["zygote"]["remembered"] == [] and again.report["zygote"]["learned"] == []
 
 
 @pytest.mark.parametrize("part", ["poller", "settings"])

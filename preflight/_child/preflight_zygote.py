@@ -10,14 +10,16 @@ The parent writes JSON lines to CONTROL_FD:
         fork, and run that ``_child`` script in the fork as ``python SCRIPT ARGS...`` would, its
         stdout and stderr going to PATH. Before "preload" the fork is as clean as a fresh
         interpreter (the environment probe runs so); after it, it has the preloaded modules.
-    {"op": "preload", "modules": ["app.main", ...], "workers": N, "spill_dir": DIR}   once
+    {"op": "preload", "modules": ["app.main", ...], "workers": N, "spill_dir": DIR,
+     "remembered": [library modules learned by an earlier run]}   once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
 End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit.
 The zygote writes JSON lines to EVENTS_FD:
     {"event": "started", "key": K, "pid": N}
     {"event": "ready", "preloaded": [...], "failed": [{"module", "error"}], "preload_ms": F,
-     "files": [every loaded module's file], "fallback": null | "why forking is unsafe now"}
+     "remembered": [those of "remembered" it imported], "files": [every loaded module's file],
+     "fallback": null | "why forking is unsafe now"}
         after a fallback the zygote forks nothing more: it reaps what runs, then exits
     {"event": "exited", "key": K, "returncode": N}       negative: killed by that signal
     {"event": "learned", "modules": [...]}                 preloaded later, see below
@@ -30,7 +32,10 @@ transitively) are read with ``ast``; each imported module whose top level resolv
 application's directories (stdlib, site-packages) is imported here. What that misses, libraries' own lazy imports (a SQLAlchemy
 dialect, ``pydantic.v1`` under FastAPI), is learned from the checks: the library modules a passing
 check loaded are imported by a trial fork first and, when that leaves the process safe to fork
-(no thread, no application module), here too, so later forks start with them.
+(no thread, no application module), here too, so later forks start with them. The parent remembers
+them for the next run, whose preload imports them after the rest (no trial: they were safe when
+learned, and a preload that makes forking unsafe falls back to fresh interpreters as always; a
+remembered module that fails to import is skipped without a word).
 
 A fork starts as ``python SCRIPT`` does (``sys.argv``, ``sys.path[0]`` the script's directory)
 and runs ``run_import.main`` itself: its own process group,
@@ -113,6 +118,7 @@ class _Server:
         self.needs: dict[str, list[str]] = {}  # run key -> modules to preload first
         self.done: set[str] = set()
         self.preloaded: list[str] = []
+        self.remembered: list[str] = []  # of the modules an earlier run learned, those imported here
         self.failed: list[dict] = []
         self.tokens: _Tokens | None = None  # made when the preload begins
         self.holding: set[int] = set()  # pidfds of the forks that took a token
@@ -160,8 +166,15 @@ class _Server:
             self.needs[run["key"]] = self._needs(run)
         self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
         self.preloading = True
-        for name, names in self.scanner.order([self.needs[run["key"]] for run in self.waiting]):
-            self._preload(name, names)
+        steps = [*self.scanner.order([self.needs[run["key"]] for run in self.waiting]),
+                 *((name, None) for name in message.get("remembered") or ())]
+        for name, names in steps:
+            if names is None:  # remembered: after everything the checks are known to need
+                if name in sys.modules or not _attempt(name, self.remembered, []):
+                    continue
+                self.done.add(name)
+            else:
+                self._preload(name, names)
             if not self.service(block=False):
                 return 0
             if self.unsafe:
@@ -173,6 +186,7 @@ class _Server:
         files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
                         if isinstance(f, str)})
         self.ready = {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
+                      "remembered": self.remembered,
                       "fallback": self.unsafe, "files": files,
                       "preload_ms": round((time.monotonic() - started) * 1000, 1)}
         _send(self.events, self.ready)
