@@ -76,6 +76,17 @@ BROKEN = {
 
         VALUE = json.dumps({})
         """,
+    "app/worker.py": """
+        import threading
+
+        threading.Thread(target=threading.Event().wait, name="worker").start()  # not a daemon
+        """,
+    "app/in_flight.py": """
+        import sys
+
+        if sys.exc_info()[0] is not None:
+            raise RuntimeError(f"imported while handling {sys.exc_info()[0]}")
+        """,
     "preflight.yaml": """
         version: 1
         timeout: 1.5
@@ -87,6 +98,8 @@ BROKEN = {
           - app.missing
           - module: app.fine
             symbols: [VALUE]
+          - app.worker
+          - app.in_flight
         """,
 }
 
@@ -97,6 +110,8 @@ EXPECTED = {  # target: (status, cause, file relative to the tree, line)
     "app.quits": ("failed", "exited", "app/quits.py", 3),
     "app.missing": ("failed", "distribution_missing", "app/missing.py", 3),
     "app.fine": ("passed", None, None, None),
+    "app.worker": ("passed", None, None, None),  # its import is done; the server would run beside it
+    "app.in_flight": ("passed", None, None, None),  # no exception in flight, in a fork too
 }
 
 
@@ -119,6 +134,8 @@ def test_every_cause_and_place_is_the_same_in_each_mode(tmp_path: Path, mode: st
     crash = result.check("app.crash")
     assert crash["error_type"] == "SIGSEGV"
     assert "app/hang.py" in (result.check("app.hang").get("stack_trace") or "")
+    trace = result.check("app.missing")["stack_trace"]
+    assert "During handling" not in trace and "preflight_zygote" not in trace, trace
 
 
 def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:

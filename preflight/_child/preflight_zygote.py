@@ -40,8 +40,8 @@ remembered module that fails to import is skipped without a word).
 A fork starts as ``python SCRIPT`` does (``sys.argv``, ``sys.path[0]`` the script's directory)
 and runs ``run_import.main`` itself: its own process group,
 output file, faulthandler deadline and result file, its module the first application import of
-its process. On leaving, the fork does what a fresh interpreter's exit does observably (non-daemon
-threads joined, atexit handlers run, streams flushed) without tearing every preloaded module down.
+its process, no exception in flight. It leaves as a fresh check does (``run_import.leave``): atexit
+handlers run, streams flushed, threads the import started not waited for, nothing torn down.
 """
 
 from __future__ import annotations
@@ -79,12 +79,14 @@ def main(argv: list[str]) -> int:
     try:
         status = _serve(control, events)
     except _Child as child:
-        status = _run(child.message)
-        _finalize_quickly()
+        message = child.message
     else:
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(status)
+        os._exit(status)
+    # A fork runs its check here, out of the ``except`` block: no exception is being handled, as in
+    # a fresh interpreter (``sys.exc_info()``, and no "During handling of..." in its tracebacks).
+    run_import.leave(_run(message))
 
 
 def _serve(control: int, events: int) -> int:
@@ -670,22 +672,6 @@ def _run(message: dict) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
-
-
-def _finalize_quickly() -> None:
-    """What a fresh interpreter's exit does that a check can observe, without tearing down every
-    preloaded module (slow, and it copies each shared page): join non-daemon threads, run atexit."""
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None:
-        shutdown()
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
 
 
 def _attempt(name: str, preloaded: list[str], failed: list[dict]) -> bool:
