@@ -71,7 +71,11 @@ def check(
             checks.append(r.Check(kind="import", target=target.module, status=r.SKIPPED,
                                   message=f"not checked: {interpreter} cannot run the checks"))
         else:
-            checks += diagnose_import(target, outcomes[f"import:{index}"], ctx)
+            outcome = outcomes[f"import:{index}"]
+            found = diagnose_import(target, outcome, ctx)
+            if outcome.fresh_because:
+                found[0].details["fresh_because"] = outcome.fresh_because
+            checks += found
     if manifest.static:
         from preflight import static
 

@@ -7,6 +7,9 @@ Two modes. ``fresh``: every job is a new interpreter. ``zygote``: forkable jobs 
 forked from one interpreter that preloaded the application's third-party dependencies
 (``_child/zygote.py``); each fork still imports its module as its first application import. When
 forking is unsafe there, the runner falls back to fresh interpreters and says why (``mode_reason``).
+A fork whose import changed what a library sees at its import (the environment, warning filters,
+the import path) is run again in a fresh interpreter: its preloaded libraries were imported before
+the change, where a fresh interpreter imports them after it (``Outcome.fresh_because``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
@@ -57,6 +60,7 @@ class Outcome:
     stack_dump: str = ""
     timed_out: bool = False
     duration_ms: float = 0.0
+    fresh_because: list[str] | None = None  # run again afresh: what its fork's import changed
 
     @property
     def signal_name(self) -> str | None:
@@ -120,10 +124,18 @@ class Runner:
             elif self.prestarted is not None:
                 self.prestarted, zygote = None, self.prestarted
                 zygote.discard()
+            reruns: dict[str, list[str]] = {}
             while pending or self._running:
                 self._start_pending(pending, selector)
                 for done in self._wait(selector, pending):
-                    outcomes[done.job.key] = self._finish(done, selector)
+                    outcome = self._finish(done, selector)
+                    changed = (outcome.result or {}).get("changed") if done.job.fork == "preloaded" and done.forked else None
+                    if changed:  # the libraries it imports after the change were preloaded before it
+                        reruns[done.job.key] = changed
+                        pending.insert(0, replace(done.job, fork=None))
+                        continue
+                    outcome.fresh_because = reruns.get(done.job.key)
+                    outcomes[done.job.key] = outcome
             self._stop_zygote(selector)
         except BaseException:
             self.kill_all()

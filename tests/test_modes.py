@@ -138,6 +138,36 @@ def test_every_cause_and_place_is_the_same_in_each_mode(tmp_path: Path, mode: st
     assert "During handling" not in trace and "preflight_zygote" not in trace, trace
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_what_the_app_sets_before_importing_a_library_is_seen_by_it_in_each_mode(tmp_path: Path, mode: str) -> None:
+    """The zygote imported the library before the module set a variable or a warning filter; a fresh
+    interpreter imports it after. The fork's verdict would differ, so such a check is run afresh."""
+    library = write_tree(tmp_path / "lib" / "site-packages", {"oldlib/__init__.py": """
+        import os
+        import warnings
+
+        warnings.warn("oldlib is deprecated", DeprecationWarning)
+        if os.environ.get("OLDLIB_MODE", "default") not in ("default", "fast"):
+            raise ValueError("unknown OLDLIB_MODE")
+        """})
+    root = write_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/envset.py": "import os\n\nos.environ['OLDLIB_MODE'] = 'turbo'\nimport oldlib\n",
+        "app/strict.py": "import warnings\n\nwarnings.filterwarnings('error', category=DeprecationWarning)\nimport oldlib\n",
+        "app/plain.py": "import oldlib\n",
+        "preflight.yaml": "version: 1\nimports: [app.envset, app.strict, app.plain]\n",
+    })
+    result = run_cli(["check", "--mode", mode], cwd=root, env=cli_env(PYTHONPATH=str(library)))
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    envset, strict, plain = (result.check(f"app.{name}") for name in ("envset", "strict", "plain"))
+    assert (envset["status"], envset["error_type"]) == ("failed", "ValueError")
+    assert (strict["status"], strict["error_type"]) == ("failed", "DeprecationWarning")
+    assert plain["status"] == "passed" and "fresh_because" not in plain.get("details", {})
+    if mode == "zygote":
+        assert envset["details"]["fresh_because"] == ["os.environ['OLDLIB_MODE']"]
+        assert strict["details"]["fresh_because"] == ["the warning filters"]
+
+
 def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:
     files = {k: v for k, v in BROKEN.items() if k in ("app/__init__.py", "app/fine.py")}
     files["preflight.yaml"] = "version: 1\nimports:\n  - module: app.fine\n    symbols: [VALUE]\n"

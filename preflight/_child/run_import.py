@@ -8,7 +8,8 @@ REQUEST_JSON: {"module": "app.main", "symbols": ["ServiceError", "api.router"], 
 STACK_PATH:   where faulthandler dumps every thread's stack, then exits, if the timeout passes.
 RESULT_PATH:  where the outcome is written (atomically) as JSON:
     {"ok": bool, "module_file": str|None, "sys_path": [...], "uid": int, "gid": int,
-     "symbols": [{"name", "found", "candidates"}], "error": {...}|None, "traceback": str}
+     "symbols": [{"name", "found", "candidates"}], "error": {...}|None, "traceback": str,
+     "changed": [process state the import changed that a library imported after it would see]}
 
 Manifest values arrive here as data only. Interpretation (cause codes, hints) is the parent's job:
 this side gathers the facts only a live interpreter has. ``check_module`` is reused by the zygote.
@@ -44,10 +45,34 @@ def main(argv: list[str]) -> int:
     faulthandler.enable(file=stack_file)  # a crash at import leaves its stack too
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
+    before = process_state()
     result = check_module(request["module"], request.get("symbols", []))
+    result["changed"] = changes_since(before)
     faulthandler.cancel_dump_traceback_later()
     write_result(result_path, result)
     leave(0)
+
+
+def process_state() -> dict[str, object]:
+    """What an import may change that a library imported after it sees at its own import: the
+    environment, the warning filters, the import path and hooks, the working directory."""
+    import warnings
+
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = None
+    return {"environ": dict(os.environ), "the warning filters": list(warnings.filters),
+            "sys.path": list(sys.path), "the import hooks": [*sys.meta_path, *sys.path_hooks], "the working directory": cwd}
+
+
+def changes_since(before: dict[str, object]) -> list[str]:
+    """What of ``process_state`` changed since ``before``: variable names, never values."""
+    after = process_state()
+    old, new = before["environ"], after["environ"]
+    assert isinstance(old, dict) and isinstance(new, dict)
+    changed = [f"os.environ[{name!r}]" for name in sorted({*old, *new}) if old.get(name) != new.get(name)]
+    return changed + [what for what in after if what != "environ" and before[what] != after[what]]
 
 
 def leave(status: int) -> None:
