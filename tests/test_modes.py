@@ -168,6 +168,16 @@ def test_what_the_app_sets_before_importing_a_library_is_seen_by_it_in_each_mode
         assert strict["details"]["fresh_because"] == ["the warning filters"]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_application_modules_named_like_preflights_own_are_the_applications(tmp_path: Path, mode: str) -> None:
+    files = {"run_import.py": "FOO = 1\n", "preflight_zygote.py": "BAR = 2\n",
+             "app/__init__.py": "", "app/uses.py": "from run_import import FOO\nfrom preflight_zygote import BAR\n",
+             "preflight.yaml": "version: 1\nimports: [app.uses]\n"}
+    result = run_cli(["check", "--mode", mode], cwd=write_tree(tmp_path, files))
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    assert result.returncode == 0, result.check("app.uses")
+
+
 def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:
     files = {k: v for k, v in BROKEN.items() if k in ("app/__init__.py", "app/fine.py")}
     files["preflight.yaml"] = "version: 1\nimports:\n  - module: app.fine\n    symbols: [VALUE]\n"
