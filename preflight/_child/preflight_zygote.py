@@ -65,6 +65,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
 
+_OWN_MODULES = ("run_import", "preflight_preload_scan", "preflight_zygote", "inspect_env")
+
+
 class _Child(Exception):
     """Raised in a freshly forked child to unwind the zygote's loop and run one script in ``main``."""
 
@@ -663,6 +666,8 @@ def _run(message: dict) -> int:
     sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
     try:
         if message["script"] == "run_import.py":
+            for name in _OWN_MODULES:  # an application module may take one of these names
+                sys.modules.pop(name, None)
             return run_import.main(sys.argv)
         if message["script"] == "inspect_env.py":  # imported, from its bytecode
             import inspect_env
