@@ -205,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         raise handoff.ExecFailed(f"command not found: {command[0]!r}", 127,
                                  tip="install it in the image, or give its full path after `--`")
     python = interpreter.interpreter_for(command)
-    args.path0 = interpreter.path0_for(command)
+    args.sys_path_head = interpreter.sys_path_head(command, os.environ)
     args.report = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
@@ -267,7 +267,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
     with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
-                            path0=getattr(args, "path0", None))
+                            sys_path_head=getattr(args, "sys_path_head", None))
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()

@@ -28,12 +28,13 @@ def check(
     mode: str = "zygote",
     stamp_path: str | None = None,
     zygote=None,
-    path0: str | None = None,
+    sys_path_head: list[str] | None = None,
 ) -> r.Report:
     """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env.
 
     ``mode``: zygote (fork checks from a preloaded interpreter, fresh where unsafe) or fresh.
-    ``path0``: the server's ``sys.path[0]`` when it is not the working directory (``python app/main.py``).
+    ``sys_path_head``: what the server's ``sys.path`` starts with when that is not the working
+    directory (``python app/main.py``, ``uvicorn --app-dir src``: ``interpreter.sys_path_head``).
     ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
     ``zygote``: one from ``zygote_launch.boot`` for this interpreter, workdir and environ; consumed.
     """
@@ -42,6 +43,7 @@ def check(
     environ = os.environ if environ is None else environ
     runner = Runner(interpreter, workdir, env=dict(environ))
     runner.prestarted = zygote
+    runner.sys_path_head = sys_path_head
     memory = learned_modules.entry(manifest.path, interpreter, workdir)
     if mode == "zygote":
         runner.preload = [t.module for t in manifest.imports]
@@ -49,10 +51,11 @@ def check(
     if workers:
         runner.workers = workers
     jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py",
-                [RESULT, json.dumps(fingerprint.app_tops(manifest)), path0 or workdir], fork="clean")]
+                [RESULT, json.dumps(fingerprint.app_tops(manifest)), json.dumps(sys_path_head or [workdir])],
+                fork="clean")]
     for index, target in enumerate(manifest.imports):
         request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout,
-                   "path0": path0}
+                   "sys_path_head": sys_path_head}
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
     outcomes = runner.run(jobs)

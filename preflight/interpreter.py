@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import sys
+from typing import Mapping
 
 from preflight.errors import UsageError
 
@@ -34,22 +35,61 @@ def interpreter_for(command: list[str]) -> str:
     return shebang or sys.executable
 
 
-def path0_for(command: list[str]) -> str | None:
-    """The ``sys.path[0]`` of ``python [options] SCRIPT ...``: the script's directory. ``None`` where
-    it is the working directory: ``-m``, ``-c``, stdin, and console scripts (uvicorn and gunicorn
-    put the working directory first themselves)."""
-    program = shutil.which(command[0]) or command[0]
-    if not _PYTHON_NAME.match(os.path.basename(program)):
-        return None
-    args = iter(command[1:])
-    for arg in args:
-        if arg == "-" or arg.startswith(("-m", "-c")):
+def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] | None:
+    """The entries the server's ``sys.path`` starts with, absolute, when they are not just the
+    working directory (``-m``, ``-c`` and console scripts put it first; so do uvicorn and gunicorn):
+    the script's directory for ``python app/main.py``, uvicorn's ``--app-dir``, gunicorn's
+    ``--pythonpath`` and ``--chdir`` (from their command lines or environment variables)."""
+    program = os.path.basename(shutil.which(command[0]) or command[0])
+    server, args = program, command[1:]
+    if _PYTHON_NAME.match(program):
+        server, args = _python_target(command[1:])
+        if server is None:
             return None
-        if arg in ("-W", "-X"):
-            next(args, None)
-        elif not arg.startswith("-"):
-            return os.path.dirname(os.path.abspath(arg))
+        if server not in _SERVERS:  # a script
+            return [os.path.dirname(os.path.abspath(server))]
+    if server == "uvicorn":
+        app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
+        return [os.path.abspath(app_dir)] if app_dir else None
+    if server == "gunicorn":
+        args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]  # the command line wins
+        paths = [os.path.abspath(p) for p in (_last_option(args, "--pythonpath") or "").split(",") if p]
+        chdir = _last_option(args, "--chdir")
+        head = [*reversed(paths), os.path.abspath(chdir or os.getcwd())]  # each inserted first in turn
+        head = list(dict.fromkeys(head))
+        return None if head == [os.getcwd()] else head
     return None
+
+
+_SERVERS = ("uvicorn", "gunicorn")
+
+
+def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
+    """What ``python ARGS`` runs: a script path or a ``-m`` server with its arguments; ``None`` for
+    ``-c``, stdin and other modules."""
+    rest = iter(args)
+    for arg in rest:
+        if arg == "-" or arg.startswith("-c"):
+            return None, []
+        if arg.startswith("-m"):
+            module = arg[2:] or next(rest, "")
+            return (module if module in _SERVERS else None), list(rest)
+        if arg in ("-W", "-X"):
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg, []
+    return None, []
+
+
+def _last_option(args: list[str], name: str) -> str | None:
+    """The value of the last ``NAME VALUE`` or ``NAME=VALUE`` in ``args``."""
+    value = None
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith(name + "="):
+            value = arg[len(name) + 1:]
+    return value
 
 
 def _shebang_python(path: str) -> str | None:

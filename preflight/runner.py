@@ -101,6 +101,7 @@ class Runner:
     workers: int = field(default_factory=lambda: available_cpus())
     preload: list[str] | None = None
     remembered: list[str] = field(default_factory=list)  # library modules to preload after the rest
+    sys_path_head: list[str] | None = None  # the server's first sys.path entries, if not the workdir
     preload_timeout: float = 60.0
     mode: str = "fresh"
     mode_reason: str | None = None
@@ -172,7 +173,7 @@ class Runner:
                 zygote.preloading = True
                 zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers,
                              "spill_dir": self._scratch.name if self._scratch else None,
-                             "remembered": self.remembered})
+                             "remembered": self.remembered, "sys_path_head": self.sys_path_head})
         busy = len([r for r in self._running if not r.forked])
         for job in list(pending):
             if busy >= self.workers:

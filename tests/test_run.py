@@ -181,6 +181,38 @@ def test_a_non_python_interpreter_skips_the_imports(fixture_tree):
     assert result.check("json")["status"] == "skipped"
 
 
+@pytest.mark.parametrize("server", ["uvicorn --app-dir", "gunicorn --pythonpath", "UVICORN_APP_DIR"])
+def test_a_server_option_that_puts_the_code_on_sys_path_is_honoured(fixture_tree, server):
+    """src layout: the server finds the package through its own option, so must the checks; without
+    the option the same checks fail (not_on_sys_path), as the server would."""
+    tree = fixture_tree("healthy")
+    (tree / "src").mkdir()
+    (tree / "app").rename(tree / "src" / "app")
+    port = free_port()
+    env = cli_env()
+    command = ["uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    if server == "uvicorn --app-dir":
+        command[1:1] = ["--app-dir", "src"]
+    elif server == "UVICORN_APP_DIR":
+        env["UVICORN_APP_DIR"] = "src"
+    else:
+        command = ["gunicorn", "--pythonpath", "src", "-k", "uvicorn.workers.UvicornWorker", "-w", "1",
+                   "-b", f"127.0.0.1:{port}", "app.main:app"]
+    proc = subprocess.Popen([*GATE, "run", "--", *command], cwd=tree, env=env, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_line(proc, "Application startup complete", time.monotonic() + 60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+        proc.send_signal(signal.SIGTERM)  # gunicorn's master stops its worker (SIGKILL would orphan it)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    env.pop("UVICORN_APP_DIR", None)
+    bare = run_cli(["run", "--", "uvicorn", "app.main:app", "--port", str(port)], tree, env=env)
+    assert bare.returncode == 1 and bare.check("app.main")["cause"] == "not_on_sys_path"
+
+
 def test_python_script_server_gets_its_own_directory_first(tmp_path):
     """``python app/server.py``: sys.path[0] is app/, not the working directory, as without the gate."""
     (tmp_path / "app").mkdir()

@@ -2,9 +2,10 @@
 
 Protocol (started by path, standard library only, never imports preflight):
 
-    python inspect_env.py RESULT_PATH [TOPS_JSON [PATH0]]
+    python inspect_env.py RESULT_PATH [TOPS_JSON [HEAD_JSON]]
 
 TOPS_JSON: the top-level names of the manifest's imports, e.g. ["app"] (data, never code).
+HEAD_JSON: what the server's ``sys.path`` starts with, in place of this script's directory.
 The result: {"implementation", "version": [major, minor, micro], "version_string", "executable",
 "prefix", "base_prefix", "venv", "platform", "machine", "cwd", "uid", "gid", "sys_path": [...],
 "sys_path_entries": [{"path", "exists", "readable"}], "pythonpath": str|None, "env_names": [...],
@@ -224,8 +225,8 @@ def describe(tops: list[str] = ()) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 3 and argv[3]:  # the server script's directory (``python app/main.py``)
-        sys.path[0] = argv[3]
+    if len(argv) > 3 and argv[3]:  # what the server's sys.path starts with (``python app/main.py``)
+        sys.path[0:1] = json.loads(argv[3])
     write_result(argv[1], describe(json.loads(argv[2]) if len(argv) > 2 else []))
     return 0
 

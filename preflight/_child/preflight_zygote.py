@@ -11,7 +11,8 @@ The parent writes JSON lines to CONTROL_FD:
         stdout and stderr going to PATH. Before "preload" the fork is as clean as a fresh
         interpreter (the environment probe runs so); after it, it has the preloaded modules.
     {"op": "preload", "modules": ["app.main", ...], "workers": N, "spill_dir": DIR,
-     "remembered": [library modules learned by an earlier run]}   once
+     "remembered": [library modules learned by an earlier run],
+     "sys_path_head": [what the server's sys.path starts with] | null (the working directory)}   once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
 End of file on CONTROL_FD means the same as "exit". SIGTERM, at any time: kill every fork, exit.
@@ -163,6 +164,7 @@ class _Server:
     def preload_and_serve(self, message: dict) -> int:
         global _spill_dir
         _spill_dir = message.get("spill_dir")
+        run_import._make_cwd_first(message.get("sys_path_head"))  # found and preloaded as the server would
         started = time.monotonic()
         self.workers = max(1, int(message.get("workers") or 1))
         self.tokens = _Tokens(self.workers - 1)  # this one, preloading, takes a core

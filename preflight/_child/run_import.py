@@ -37,7 +37,7 @@ _MAX_CHAIN = 8
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     result_path = argv[2]
-    _make_cwd_first(request.get("path0"))
+    _make_cwd_first(request.get("sys_path_head"))
     for name in shadowing_app_files():  # our own imports must not hide the app's ``json.py``
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[loaded]
@@ -91,15 +91,16 @@ def leave(status: int) -> None:
     os._exit(status)
 
 
-def _make_cwd_first(path0: str | None = None) -> None:
-    """Put the server's ``sys.path[0]`` first in place of this script's directory: the working
-    directory, as under ``python -m``, uvicorn and gunicorn, or ``path0`` (a script's directory)."""
-    first = path0 or os.getcwd()
+def _make_cwd_first(head: list[str] | None = None) -> None:
+    """Start ``sys.path`` as the server's does, in place of this script's directory: with the working
+    directory, as under ``python -m``, uvicorn and gunicorn, or with ``head`` (a script's directory,
+    uvicorn's ``--app-dir``, gunicorn's ``--pythonpath``)."""
+    entries = list(head or [os.getcwd()])
     here = os.path.dirname(os.path.abspath(__file__))
     if sys.path and os.path.abspath(sys.path[0]) in (here, os.getcwd()):  # fresh, or forked from the zygote
-        sys.path[0] = first
-    elif not sys.path or os.path.abspath(sys.path[0]) != os.path.abspath(first):
-        sys.path.insert(0, first)
+        del sys.path[0]
+    if sys.path[:len(entries)] != entries:
+        sys.path[0:0] = entries
 
 
 def shadowing_app_files() -> list[str]:
