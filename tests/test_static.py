@@ -73,6 +73,36 @@ def test_a_pep_263_latin_1_file_is_analysed_like_its_utf_8_twin(tmp_path: Path, 
         assert check["details"]["function"] == "stamp()"
 
 
+@pytest.mark.parametrize("analyser", ["ruff", "pyflakes"])
+def test_a_type_checking_import_a_framework_evaluates_fails_with_either_analyser(tmp_path: Path, analyser: str) -> None:
+    code, report = scan(FIXTURES / "static_type_checking", tmp_path, env={"PREFLIGHT_STATIC_ANALYSER": analyser})
+    assert code == 1
+    found = {(Path(c["file"]).name, c["details"]["name"]): c for c in findings(report, "undefined_name")}
+    assert {k: (c["line"], c["details"]["bound_line"]) for k, c in found.items()} == {
+        ("schemas.py", "datetime"): (17, 11),  # pydantic field under `from __future__ import annotations`
+        ("schemas.py", "Decimal"): (22, 12),   # dataclass field
+        ("routes.py", "UUID"): (14, 8),        # FastAPI endpoint signature
+    }  # plain.py's `Path` annotates a function nothing evaluates: no finding
+    for check in found.values():
+        assert check["status"] == "failed" and check["details"]["context"] == "evaluated"
+        assert "TYPE_CHECKING" in check["message"] and "quoting the annotation does not help" in check["hint"]
+    assert "pydantic evaluates model fields" in found[("schemas.py", "datetime")]["message"]
+    assert report["checks"][0]["details"]["analyser"].startswith(analyser)
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("static_*")))
+def test_both_analysers_agree_on_every_static_fixture(tmp_path: Path, fixture: str) -> None:
+    seen = []
+    extra = {"PYTHONPATH": "extra"} if (FIXTURES / fixture / "extra").is_dir() else {}
+    for analyser in ("ruff", "pyflakes"):
+        (tmp_path / analyser).mkdir()
+        env = {"PREFLIGHT_STATIC_ANALYSER": analyser, **extra}
+        _, report = scan(FIXTURES / fixture, tmp_path / analyser, env=env)
+        seen.append(sorted((c["cause"], c["target"], c["file"], c.get("line"), c["status"], c["message"])
+                           for c in findings(report)))
+    assert seen[0] == seen[1]
+
+
 def test_suggests_the_import_the_rest_of_the_app_uses(tmp_path: Path) -> None:
     app = tmp_path / "svc"
     shutil.copytree(FIXTURES / "static_names", app)
