@@ -82,7 +82,7 @@ def check(
     if manifest.static:
         from preflight import static
 
-        checks += static.run(manifest, probe, workdir).checks
+        checks += static.run(manifest, probe, workdir, interpreter=interpreter, environ=environ).checks
     _redact(checks, environ)
     report = r.Report(
         checks=checks,

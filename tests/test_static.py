@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_ENV = {"static_twins": {"PYTHONPATH": "extra"}, "static_aliases": {"PYTHONPATH": "lib/site-packages"}}
 
 
 def preflight(*args: str, cwd: Path, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -73,6 +74,35 @@ def test_a_pep_263_latin_1_file_is_analysed_like_its_utf_8_twin(tmp_path: Path, 
         assert check["details"]["function"] == "stamp()"
 
 
+@pytest.mark.parametrize("analyser", ["ruff", "pyflakes"])
+def test_a_type_checking_import_a_framework_evaluates_fails_with_either_analyser(tmp_path: Path, analyser: str) -> None:
+    code, report = scan(FIXTURES / "static_type_checking", tmp_path, env={"PREFLIGHT_STATIC_ANALYSER": analyser})
+    assert code == 1
+    found = {(Path(c["file"]).name, c["details"]["name"]): c for c in findings(report, "undefined_name")}
+    assert {k: (c["line"], c["details"]["bound_line"]) for k, c in found.items()} == {
+        ("schemas.py", "datetime"): (17, 11),  # pydantic field under `from __future__ import annotations`
+        ("schemas.py", "Decimal"): (22, 12),   # dataclass field
+        ("routes.py", "UUID"): (14, 8),        # FastAPI endpoint signature
+    }  # plain.py's `Path` annotates a function nothing evaluates: no finding
+    for check in found.values():
+        assert check["status"] == "failed" and check["details"]["context"] == "evaluated"
+        assert "TYPE_CHECKING" in check["message"] and "quoting the annotation does not help" in check["hint"]
+    assert "pydantic evaluates model fields" in found[("schemas.py", "datetime")]["message"]
+    assert report["checks"][0]["details"]["analyser"].startswith(analyser)
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("static_*")))
+def test_both_analysers_agree_on_every_static_fixture(tmp_path: Path, fixture: str) -> None:
+    seen = []
+    for analyser in ("ruff", "pyflakes"):
+        (tmp_path / analyser).mkdir()
+        env = {"PREFLIGHT_STATIC_ANALYSER": analyser, **FIXTURE_ENV.get(fixture, {})}
+        _, report = scan(FIXTURES / fixture, tmp_path / analyser, env=env)
+        seen.append(sorted((c["cause"], c["target"], c["file"], c.get("line"), c["status"], c["message"])
+                           for c in findings(report)))
+    assert seen[0] == seen[1]
+
+
 def test_suggests_the_import_the_rest_of_the_app_uses(tmp_path: Path) -> None:
     app = tmp_path / "svc"
     shutil.copytree(FIXTURES / "static_names", app)
@@ -110,6 +140,34 @@ def test_unresolved_lazy_imports(tmp_path: Path) -> None:
     assert "has no module 'plugins'" in plugin["hint"]
 
 
+def test_modules_a_library_provides_without_a_file_of_their_own_resolve(tmp_path: Path) -> None:
+    marker = tmp_path / "app-imported"
+    env = {**FIXTURE_ENV["static_aliases"], "STATIC_ALIASES_MARKER": str(marker)}
+    code, report = scan(FIXTURES / "static_aliases", tmp_path, env=env)
+    assert code == 1
+    found = {c["target"]: c for c in findings(report, "unresolved_import")}
+    # os.path (module level, `from`, in a function), aliaslib.moves (set in sys.modules as os does)
+    # and aliaslib.lazy.deep (served by a finder as six.moves is) all import
+    assert set(found) == {"aliaslib.nothere", "app.virtual"}
+    assert found["aliaslib.nothere"]["line"] == 22
+    assert "aliaslib is installed" in found["aliaslib.nothere"]["hint"]
+    assert found["app.virtual"]["line"] == 28  # only running the application's own __init__ would tell
+    assert not marker.exists()  # the static pass ran none of the application's code
+
+
+def test_check_passes_import_os_path_in_a_function(tmp_path: Path) -> None:
+    app = tmp_path / "svc"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "__init__.py").write_text("")
+    (app / "app" / "main.py").write_text('def f():\n    import os.path\n\n    return os.path.join("a", "b")\n')
+    (app / "preflight.yaml").write_text("version: 1\nimports: [app.main]\nstatic: true\n")
+    report = tmp_path / "report.json"
+    done = preflight("check", "--report", str(report), "--format", "json", "--mode", "fresh", cwd=app,
+                     cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert findings(json.loads(report.read_text())) == []
+
+
 def test_import_cycles_warn_and_say_which_entry_breaks(tmp_path: Path) -> None:
     code, report = scan(FIXTURES / "static_cycles", tmp_path)
     assert code == 0  # cycles warn by default
@@ -132,7 +190,7 @@ def test_import_cycles_fail_when_asked(tmp_path: Path) -> None:
 
 
 def test_twins_in_the_tree_and_on_sys_path(tmp_path: Path) -> None:
-    code, report = scan(FIXTURES / "static_twins", tmp_path, env={"PYTHONPATH": "extra"})
+    code, report = scan(FIXTURES / "static_twins", tmp_path, env=FIXTURE_ENV["static_twins"])
     assert code == 0  # twins warn while nothing fails yet
     twins = {c["target"]: c for c in findings(report, "shadowed")}
     assert set(twins) == {"app.core.exceptions", "app_settings", "turtle", "uvicorn"}

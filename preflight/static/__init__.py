@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from preflight import report as r
 from preflight.spec import Manifest
@@ -29,10 +29,12 @@ class StaticResult:
 
 
 def run(manifest: Manifest, probe: dict[str, Any] | None, workdir: str, everything: bool = False,
-        severities: dict[str, str] | None = None, baseline: str | None = None) -> StaticResult:
+        severities: dict[str, str] | None = None, baseline: str | None = None,
+        interpreter: str | None = None, environ: Mapping[str, str] | None = None) -> StaticResult:
     """Every static finding for ``manifest``'s application. ``everything``: also module-level imports
     that the import checks would verify anyway (``preflight scan`` runs no import checks).
-    ``baseline`` (default: the manifest's ``static.baseline``) silences the findings it knows."""
+    ``baseline`` (default: the manifest's ``static.baseline``) silences the findings it knows.
+    ``interpreter`` (started in ``workdir`` with ``environ``) is asked about imports no file provides."""
     from preflight import __version__
     from preflight.static import analyse
     from preflight.static.cache import Cache
@@ -58,7 +60,15 @@ def run(manifest: Manifest, probe: dict[str, Any] | None, workdir: str, everythi
     if levels["unresolved_imports"] != "off":
         from preflight.static.unresolved import unresolved_checks
 
-        checks += unresolved_checks(app, resolver, _STATUS[levels["unresolved_imports"]], everything)
+        confirm = None
+        if interpreter and probe:  # a working interpreter to ask about imports no file provides
+            from functools import partial
+
+            from preflight.static import importable
+
+            confirm = partial(importable.confirm, resolver=resolver, interpreter=interpreter, workdir=workdir,
+                              environ=os.environ if environ is None else environ)
+        checks += unresolved_checks(app, resolver, _STATUS[levels["unresolved_imports"]], everything, confirm)
     if levels["import_cycles"] != "off":
         from preflight.static.cycles import cycle_checks
 
@@ -95,7 +105,8 @@ def scan(manifest: Manifest, interpreter: str, workdir: str, baseline: str | Non
     if probe is None:
         raise UsageError(f"{interpreter} could not describe itself", tip=f"check that it runs: {interpreter} -c pass")
     severities = manifest.static if manifest.static else DEFAULTS
-    result = run(manifest, probe, workdir, everything=True, severities=severities, baseline=baseline)
+    result = run(manifest, probe, workdir, everything=True, severities=severities, baseline=baseline,
+                 interpreter=interpreter)
     return r.Report(checks=result.checks, duration_ms=round((time.monotonic() - started) * 1000, 1),
                     interpreter=interpreter, mode="static")
 

@@ -1,12 +1,15 @@
 """Undefined names: ruff (F821, TC004) as a subprocess, pyflakes in-process where ruff is missing.
 
-Each raw finding is then placed by ``contexts.classify``: code that runs, an annotation Python
-never evaluates, or an annotation a framework evaluates. Only file lists go to ruff, never manifest
+Our own ``TYPE_CHECKING`` check runs with either: ruff's TC004 does not know which annotations a
+framework evaluates (a pydantic field under ``from __future__ import annotations``). Each raw
+finding is then placed by ``contexts.classify``: code that runs, an annotation Python never
+evaluates, or an annotation a framework evaluates. Only file lists go to ruff, never manifest
 values; ``--isolated --no-cache`` keeps the user's config out and leaves no ``.ruff_cache`` behind.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -72,9 +75,9 @@ def analyse(paths: list[str], sources: dict[str, bytes], python: tuple[int, int]
         except (OSError, RuntimeError, ValueError):  # the binary cannot run here: the pure-Python fallback
             raw = {p: [] for p in paths}
             binary, analyser = None, "pyflakes"
-    if not binary and analyser.startswith("pyflakes"):
-        for path in paths:
-            raw[path] = _pyflakes(path, sources[path])
+    pyflakes = not binary and analyser.startswith("pyflakes")
+    for path in paths:
+        raw[path] += _own(path, sources[path], pyflakes)
     return {
         path: contexts.classify(sources[path], path, items, python) if items else []
         for path, items in raw.items()
@@ -115,25 +118,30 @@ def _ruff(binary: str, paths: list[str], python: tuple[int, int],
     return found
 
 
-def _pyflakes(path: str, source: bytes) -> list[dict[str, Any]]:
-    """pyflakes' undefined names and our own TYPE_CHECKING-only check, minus ``# noqa`` lines."""
-    import ast
-
-    from pyflakes import checker, messages
-
+def _own(path: str, source: bytes, pyflakes: bool) -> list[dict[str, Any]]:
+    """Our TYPE_CHECKING-only check, and pyflakes' undefined names when asked, minus ``# noqa`` lines."""
+    if not pyflakes and b"TYPE_CHECKING" not in source:
+        return []
     try:
         tree = ast.parse(source, path)
     except (SyntaxError, ValueError):
         return []
     lines = contexts.source_text(source).splitlines()
+    found = _pyflakes(path, tree, lines) if pyflakes else []
+    for name, line in contexts.type_checking_only(tree):
+        if not _noqa(lines, line, "TC004"):
+            found.append({"code": "TC004", "line": line, "col": 1, "name": name, "verify": True})
+    return found
+
+
+def _pyflakes(path: str, tree: ast.Module, lines: list[str]) -> list[dict[str, Any]]:
+    from pyflakes import checker, messages
+
     found = []
     for message in checker.Checker(tree, filename=path).messages:
         if isinstance(message, messages.UndefinedName) and not _noqa(lines, message.lineno, "F821"):
             found.append({"code": "F821", "line": message.lineno, "col": message.col + 1,
                           "name": message.message_args[0]})
-    for name, line in contexts.type_checking_only(tree):
-        if not _noqa(lines, line, "TC004"):
-            found.append({"code": "TC004", "line": line, "col": 1, "name": name, "verify": True})
     return found
 
 

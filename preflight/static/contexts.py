@@ -29,11 +29,13 @@ def classify(source: bytes, path: str, items: list[dict[str, Any]], python: tupl
     lines = source_text(source).splitlines()
     scanner = _Scanner(tree, python, dependencies=b"Depends" in source or b"Security" in source)
     out = []
+    placed_bindings = set()  # ruff's TC004 and our own check may both find one binding
     for item in items:
         item = {k: v for k, v in item.items() if k != "filename"}
         if item["code"] == "TC004":
             placed = _type_checking(item, scanner)
-            if placed is not None:
+            if placed is not None and (placed["name"], placed["bound_line"]) not in placed_bindings:
+                placed_bindings.add((placed["name"], placed["bound_line"]))
                 out.append(placed)
             continue
         offset = item.get("offset")
@@ -90,8 +92,12 @@ def _type_checking(item: dict[str, Any], scanner: _Scanner) -> dict[str, Any] | 
     if use is None:
         return None if verify else dict(item, name=name, context=RUNTIME, bound_line=bound)
     line, offset = use
-    return dict(item, name=name, line=line, col=None, context=RUNTIME, bound_line=bound,
-                function=scanner.scope_at(line, offset))
+    context, why = scanner.context_at(line, offset)  # code that runs, or an annotation a framework evaluates
+    placed = dict(item, name=name, line=line, col=None, context=context, bound_line=bound,
+                  function=scanner.scope_at(line, offset))
+    if why:
+        placed["why"] = why
+    return placed
 
 
 class _Scanner:

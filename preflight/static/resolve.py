@@ -120,6 +120,15 @@ class Resolver:
             return Found(name, init if os.path.exists(init) else path, os.path.dirname(path))
         return namespace
 
+    def nearest(self, dotted: str) -> Found | None:
+        """The innermost parent package of ``dotted`` that resolves, or None (not even its top does)."""
+        parts = dotted.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            found = self.find(".".join(parts[:depth]))
+            if found is not None:
+                return found
+        return None
+
     def resolvable(self, dotted: str) -> bool:
         """True when ``dotted`` can be imported: found on the path, built in, or the standard library's."""
         top = dotted.partition(".")[0]

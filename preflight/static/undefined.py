@@ -38,10 +38,12 @@ def _check(module: str, path: str, item: dict[str, Any], imports: dict[str, Coun
         check.details["why"] = item["why"]
     if item["code"] == "TC004":
         check.details["bound_line"] = item.get("bound_line")
+        fails = f", where {item['why']}" if context == EVALUATED else ": NameError when that line runs"
         check.message = (f"`{name}` is imported only under `if TYPE_CHECKING:` (line {item.get('bound_line')}) "
-                         f"but is needed at run time {where} (line {line}): NameError when that line runs")
-        check.hint = (f"move the import of `{name}` out of the `if TYPE_CHECKING:` block, or quote the "
-                      f"annotation if that is its only use")
+                         f"but is needed at run time {where} (line {line}){fails}")
+        check.hint = f"move the import of `{name}` out of the `if TYPE_CHECKING:` block" + (
+            " (quoting the annotation does not help: it is still evaluated)" if context == EVALUATED
+            else ", or quote the annotation if that is its only use")
         return check
     missing = _suggest(name, imports, resolver)
     if context == DEFERRED:

@@ -1,14 +1,16 @@
 """Checks for imports that will fail later: their target is on no sys.path entry of the checked interpreter.
 
-Imports guarded by ``try/except ImportError`` (or a version/platform test) and those under
-``if TYPE_CHECKING:`` are optional by design and not reported. In the gate, module-level imports of
-modules the import checks load are left to those checks; ``preflight scan`` reports every one.
+A target no file provides is put to the checked interpreter (``importable``) when finding it runs
+library code only: ``os.path`` and ``six.moves`` are found there. Imports guarded by ``try/except
+ImportError`` (or a version/platform test) and those under ``if TYPE_CHECKING:`` are optional by
+design and not reported. In the gate, module-level imports of modules the import checks load are
+left to those checks; ``preflight scan`` reports every one.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from preflight import report as r
 from preflight import search
@@ -16,8 +18,11 @@ from preflight.static.reach import App, Module
 from preflight.static.resolve import Resolver
 
 
-def unresolved_checks(app: App, resolver: Resolver, status: str, everything: bool) -> list[r.Check]:
+def unresolved_checks(app: App, resolver: Resolver, status: str, everything: bool,
+                      confirm: Callable[[set[str]], set[str]] | None = None) -> list[r.Check]:
+    """``confirm``: of the targets no file provides, those the checked interpreter imports anyway."""
     checks = []
+    unresolved = []
     for module in app.modules.values():
         error = module.facts.get("syntax_error")
         if error and (everything or module.name not in app.eager):
@@ -29,9 +34,12 @@ def unresolved_checks(app: App, resolver: Resolver, status: str, everything: boo
             if not (everything or lazy or module.name not in app.eager):
                 continue
             target = record.get("target")
-            if target and resolver.resolvable(target):
-                continue
-            checks.append(_check(module, record, resolver, status))
+            if not (target and resolver.resolvable(target)):
+                unresolved.append((module, record))
+    targets = {record["target"] for _, record in unresolved if record.get("target")}
+    importable = confirm(targets) if confirm and targets else set()
+    checks += [_check(module, record, resolver, status) for module, record in unresolved
+               if record.get("target") not in importable]
     return checks
 
 
@@ -62,18 +70,16 @@ def _check(module: Module, record: dict[str, Any], resolver: Resolver, status: s
 def _hint(target: str, resolver: Resolver) -> str:
     from preflight.diagnosis import PIP_NAMES
 
-    parts = target.split(".")
-    for depth in range(len(parts) - 1, 0, -1):
-        parent = ".".join(parts[:depth])
-        found = resolver.find(parent)
-        if found is not None:
-            place = os.path.dirname(found.path) if not found.namespace else found.path
-            if resolver.is_library(found.path):
-                return (f"{parent} is installed ({place}) but has no {parts[depth]!r}: check the version "
-                        f"that provides {target}, or the spelling")
-            return f"{parent} ({place}) has no module {parts[depth]!r}: add {parts[depth]}.py there or fix the import"
-    return (f"no installed distribution or application file provides {parts[0]!r}: "
-            f"pip install {search.pip_name(target, PIP_NAMES)}, or fix the import")
+    found = resolver.nearest(target)
+    if found is None:
+        return (f"no installed distribution or application file provides {target.split('.')[0]!r}: "
+                f"pip install {search.pip_name(target, PIP_NAMES)}, or fix the import")
+    missing = target[len(found.name) + 1 :].split(".")[0]
+    place = os.path.dirname(found.path) if not found.namespace else found.path
+    if resolver.is_library(found.path):
+        return (f"{found.name} is installed ({place}) but has no {missing!r}: check the version "
+                f"that provides {target}, or the spelling")
+    return f"{found.name} ({place}) has no module {missing!r}: add {missing}.py there or fix the import"
 
 
 def _syntax(module: Module, error: dict[str, Any], status: str) -> r.Check:
