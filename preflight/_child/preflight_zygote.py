@@ -76,10 +76,13 @@ class _Child(Exception):
 def main(argv: list[str]) -> int:
     """Serve until told to exit, then leave at once (no teardown of every preloaded module)."""
     control, events = int(argv[1]), int(argv[2])
+    forked = None
     try:
         status = _serve(control, events)
     except _Child as child:
-        status = _run(child.message)
+        forked = child.message  # run outside the handler: the app's errors must not chain to _Child
+    if forked is not None:
+        status = _run(forked)
         _finalize_quickly()
     else:
         sys.stdout.flush()
