@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from preflight import report as r
-from preflight import search
+from preflight.pip_names import pip_name
 from preflight.static.reach import App, Module
 from preflight.static.resolve import Resolver
 
@@ -60,8 +60,6 @@ def _check(module: Module, record: dict[str, Any], resolver: Resolver, status: s
 
 
 def _hint(target: str, resolver: Resolver) -> str:
-    from preflight.diagnosis import PIP_NAMES
-
     parts = target.split(".")
     for depth in range(len(parts) - 1, 0, -1):
         parent = ".".join(parts[:depth])
@@ -73,7 +71,7 @@ def _hint(target: str, resolver: Resolver) -> str:
                         f"that provides {target}, or the spelling")
             return f"{parent} ({place}) has no module {parts[depth]!r}: add {parts[depth]}.py there or fix the import"
     return (f"no installed distribution or application file provides {parts[0]!r}: "
-            f"pip install {search.pip_name(target, PIP_NAMES)}, or fix the import")
+            f"pip install {pip_name(target)}, or fix the import")
 
 
 def _syntax(module: Module, error: dict[str, Any], status: str) -> r.Check:
