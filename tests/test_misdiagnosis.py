@@ -89,6 +89,7 @@ def test_a_wrapped_generic_failure_is_reported_where_it_arose(tmp_path, mode):
         wrapped_by = check["details"]["wrapped_by"]
         assert wrapped_by["error_type"] == wrapper and wrapped_by["message"].startswith(message)
         assert (wrapped_by["file"], wrapped_by["line"]) == (str(tmp_path / target.replace(".", "/")) + ".py", 5)
+        assert "_Child" not in check["stack_trace"]  # the zygote's fork leaves no exception context behind
     own = result.check("w.handler")  # the handler's own code failed, deeper: that failure is the finding
     assert own["error_type"] == "ValueError" and "wrapped_by" not in own.get("details", {})
     assert (own["file"], own["line"]) == (str(tmp_path / "w/helpers.py"), 3)
