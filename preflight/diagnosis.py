@@ -6,33 +6,17 @@ and from the traceback's frames, never from message text.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from preflight import path_advice, search, source
 from preflight import report as r
-from preflight import search
+from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
 from preflight.spec import ImportTarget
-
-# Import names whose distribution is named otherwise (``pip install`` name).
-PIP_NAMES = {
-    "yaml": "PyYAML", "cv2": "opencv-python", "PIL": "Pillow", "sklearn": "scikit-learn",
-    "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
-    "jwt": "PyJWT", "dotenv": "python-dotenv", "magic": "python-magic", "Crypto": "pycryptodome",
-    "attr": "attrs", "OpenSSL": "pyOpenSSL", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient",
-    "multipart": "python-multipart", "jose": "python-jose", "socketio": "python-socketio",
-    "engineio": "python-engineio", "serial": "pyserial", "usb": "pyusb", "zmq": "pyzmq",
-    "git": "GitPython", "docx": "python-docx", "pptx": "python-pptx", "slugify": "python-slugify",
-    "fitz": "PyMuPDF", "telegram": "python-telegram-bot", "dns": "dnspython", "grpc": "grpcio",
-    "ldap": "python-ldap", "kafka": "kafka-python", "jinja2": "Jinja2", "markdown": "Markdown",
-    "google.protobuf": "protobuf", "pkg_resources": "setuptools", "websocket": "websocket-client",
-    "Levenshtein": "python-Levenshtein", "memcache": "python-memcached", "nacl": "PyNaCl",
-    "mpl_toolkits": "matplotlib", "win32api": "pywin32", "ruamel": "ruamel.yaml",
-}
 
 
 @dataclass
@@ -45,6 +29,7 @@ class Context:
     prefixes: tuple[str, ...]
     uid: int | None = None
     app_tops: set[str] = field(default_factory=set)
+    pythonpath: str | None = None  # the checked environment's PYTHONPATH
 
     def is_app_file(self, path: str | None) -> bool:
         """True for the application's own code: not the stdlib, not site-packages, not preflight."""
@@ -57,12 +42,27 @@ class Context:
             return installed.split("/", 1)[0].removesuffix(".py") in self.app_tops
         return not any(path.startswith(p.rstrip("/") + "/") for p in self.prefixes if "-packages" not in p)
 
-    def search_roots(self) -> list[str]:
-        roots = [self.workdir, self.manifest_dir]
+    def search_roots(self) -> list[tuple[str, int]]:
+        """Where to look for a module's files, and how deep: the working and manifest directories and
+        the application's sys.path entries, and only the siblings of those entries (their parent may
+        be ``/`` in a container: never walk the whole filesystem)."""
+        deep = [self.workdir, self.manifest_dir]
+        near = []
         for entry in self.sys_path:
             if entry and os.path.isabs(entry) and self.is_app_file(os.path.join(entry, "x")):
-                roots += [entry, os.path.dirname(entry)]
-        return list(dict.fromkeys(os.path.realpath(p) for p in roots))
+                deep.append(entry)
+                near.append(os.path.dirname(entry))
+        deep = list(dict.fromkeys(os.path.realpath(p) for p in deep))
+        near = [p for p in dict.fromkeys(os.path.realpath(p) for p in near) if p not in deep]
+        return [(p, search.MAX_DEPTH) for p in deep] + [(p, 1) for p in near]
+
+    @property
+    def path0(self) -> str:
+        """The server's ``sys.path[0]``: the working directory, or a script's directory."""
+        return (self.sys_path[0] if self.sys_path else "") or self.workdir
+
+    def how_to_reach(self, root: str) -> str:
+        return path_advice.how_to_reach(root, self.workdir, self.path0, self.pythonpath)
 
     def on_sys_path(self, directory: str) -> bool:
         real = os.path.realpath(directory)
@@ -113,30 +113,53 @@ def _symbol(target: ImportTarget, entry: dict[str, Any], ctx: Context) -> r.Chec
     check = r.Check(kind="symbol", target=f"{target.module}:{entry['name']}")
     if entry["found"]:
         return check
+    check.status = r.FAILED
     if entry.get("error"):  # resolving it raised (a lazy module __getattr__ failing)
-        check.status, check.stack_trace = r.FAILED, entry.get("traceback") or None
-        root = _root_cause(entry["error"], ctx)
-        check.error_type, check.message = root["type"], root["message"]
-        _classify(check, target, root, ctx)
+        _diagnose_error(check, target, entry["error"], entry.get("traceback"), ctx)
         return check
-    name = entry["name"].split(".")[-1]
-    facts = {"type": "AttributeError", "name": name, "obj_module": target.module,
+    name = entry.get("missing") or entry["name"].split(".")[-1]
+    owner = ".".join(filter(None, [target.module, entry.get("owner")]))
+    facts = {"type": "AttributeError", "name": name, "obj_module": owner,
              "obj_file": entry.get("owner_file"), "candidates": entry.get("candidates", []),
              "modules": entry.get("modules", {}), "frames": []}
-    check.status = r.FAILED
-    if not _unreadable(check, target.module, facts, ctx) and not _shadowed(check, target.module, name, facts, ctx):
-        _symbol_missing(check, target.module, name, facts, ctx)
-    check.error_type = check.error_type or "AttributeError"
+    check.error_type = "AttributeError"
+    if owner != target.module and entry.get("owner_type") != "module":
+        _attribute_missing(check, target, entry, owner, name)
+    elif not _unreadable(check, owner, facts, ctx) and not _shadowed(check, owner, name, facts, ctx):
+        _symbol_missing(check, owner, name, facts, ctx)
     if not check.file and entry.get("owner_file"):
         check.file = entry["owner_file"]
     return check
 
 
+def _attribute_missing(check: r.Check, target: ImportTarget, entry: dict[str, Any], owner: str, name: str) -> None:
+    """``module:obj.attr`` where ``obj`` (not a module) lacks ``attr``: name the object, not the module."""
+    close = difflib.get_close_matches(name, entry.get("candidates") or [], n=3, cutoff=0.6)
+    module_file = (entry.get("modules", {}).get(target.module) or {}).get("file")
+    bound = entry["owner"].split(".")[0]
+    check.file = module_file
+    check.line = source.definition_line(module_file, bound) if module_file else None
+    check.cause = "symbol_missing"
+    check.details.update(module=target.module, object=owner, object_type=entry.get("owner_type"), name=name,
+                         module_file=module_file, did_you_mean=close)
+    check.message = f"{owner} has no attribute {name!r}"
+    suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    where = f", bound at {check.file}:{check.line}" if check.line else ""
+    check.hint = (f"{owner} (a {entry.get('owner_type')} object{where}) has no attribute {name!r}.{suggestion} "
+                  f"Add it to that object (or its class), or fix the name")
+
+
 def _failed_import(check: r.Check, target: ImportTarget, result: dict[str, Any], ctx: Context) -> None:
-    outer = result["error"]
-    root = _root_cause(outer, ctx)
     check.status = r.FAILED
-    check.stack_trace = result.get("traceback") or None
+    _diagnose_error(check, target, result["error"], result.get("traceback"), ctx)
+
+
+def _diagnose_error(check: r.Check, target: ImportTarget, outer: dict[str, Any], trace: str | None,
+                    ctx: Context) -> None:
+    """Cause, file:line and hint from the root failure; the wrapper the app raised instead, if any,
+    in ``details.wrapped_by``."""
+    root = _root_cause(outer)
+    check.stack_trace = trace or None
     check.error_type = root["type"]
     check.message = root["message"]
     _classify(check, target, root, ctx)
@@ -148,19 +171,38 @@ def _failed_import(check: r.Check, target: ImportTarget, result: dict[str, Any],
         }
 
 
-def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """The deepest exception of the chain that names a specific cause; else the outermost."""
-    for facts in reversed([outer, *outer.get("chain", [])]):
-        if _specific(facts):
-            return facts
-    return outer
+def _root_cause(outer: dict[str, Any]) -> dict[str, Any]:
+    """Where the failure arose: follow the chain inward while each exception wraps the next one.
+    The root's frames start where it was caught; the wrapper's frames above that are prepended,
+    so the root's stack runs from the import down (and may hold the only app frame)."""
+    root = outer
+    for inner in outer.get("chain", []):
+        if not _wraps(root, inner):
+            break
+        root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"]}
+    return root
 
 
-def _specific(facts: dict[str, Any]) -> bool:
-    bases = facts["bases"]
-    return any(b in bases for b in ("SyntaxError", "ImportError", "NameError", "PermissionError", "SystemExit")) or (
-        "AttributeError" in bases and facts.get("obj_module") is not None
-    ) or ("KeyError" in bases and _reads_environ(facts["frames"]))
+def _callers(outer: list[dict[str, Any]], inner: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The frames of ``outer`` above the one that caught the exception ``inner`` describes."""
+    if inner:
+        for i in range(len(outer) - 1, -1, -1):
+            if (outer[i]["file"], outer[i]["function"]) == (inner[0]["file"], inner[0]["function"]):
+                return outer[:i]
+    return []
+
+
+def _wraps(outer: dict[str, Any], inner: dict[str, Any]) -> bool:
+    """``outer`` re-raises ``inner``: chained on purpose (``raise ... from e``), or raised by the
+    ``except`` block itself, in the frame that caught ``inner`` (``raise RuntimeError(...)``,
+    ``sys.exit(...)``). An exception that arose deeper, in a function the handler called, is a
+    failure of its own and ``inner`` only its context."""
+    if inner.get("via") == "cause":
+        return True
+    if not outer["frames"] or not inner["frames"]:
+        return False
+    raised, caught = outer["frames"][-1], inner["frames"][0]
+    return (raised["file"], raised["function"]) == (caught["file"], caught["function"])
 
 
 def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: Context) -> None:
@@ -279,7 +321,7 @@ def _circular(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx
     steps = [f"{ctx.module_name(f['file']) or f['file']} ({f['file']}:{f['line']})" for f in cycle]
     check.cause = "circular_import"
     check.file, check.line = cycle[-1]["file"], cycle[-1]["line"]
-    defined_at = _definition_line(module_file, name)
+    defined_at = source.definition_line(module_file, name)
     check.details.update(cycle=[{"module": ctx.module_name(f["file"]), "file": f["file"], "line": f["line"]}
                                 for f in cycle], missing_name=name, partial_module=module)
     later = f" (defined at line {defined_at}, after its import at line {cycle[0]['line']})" if defined_at else ""
@@ -304,19 +346,24 @@ def _shadowed(check: r.Check, module: str, name: str | None, facts: dict[str, An
     if not loaded or not (hidden or stdlib) or os.path.isdir(loaded):
         return False  # a namespace package spans several directories by design
     check.cause = "shadowed"
-    check.file = loaded
-    check.line = None
-    why = _why_loaded(loaded, hidden[0] if hidden else None, ctx)
-    defines = {h: _defines(h, name) for h in hidden} if name else {}
+    importer = _innermost_app_frame(facts.get("frames") or [], ctx)
+    portion = next((h for h in hidden if os.path.isdir(h)), None)  # a directory without __init__.py
+    if importer and (portion or not ctx.is_app_file(loaded)):  # the loaded one is not what to fix
+        check.file, check.line = importer["file"], importer["line"]
+    else:
+        check.file, check.line = loaded, None
+    why = _why_loaded(module, loaded, hidden, portion)
+    defines = {h: source.defines(h, name) for h in hidden} if name else {}
     check.details.update(loaded=loaded, hidden=hidden, why=why, hidden_defines=defines, stdlib=bool(stdlib))
     what = f"the standard library's {module}" if stdlib and not hidden else " and ".join(hidden)
     check.message = (f"{module} resolved to {loaded}, which hides {what}"
                      + (f"; {name!r} is missing from the one Python loaded" if name else ""))
-    importer = _innermost_app_frame(facts.get("frames") or [], ctx)
     if importer:
         check.details["imported_at"] = f"{importer['file']}:{importer['line']}"
     has = next((h for h, ok in defines.items() if ok), None)
-    if stdlib or (hidden and not ctx.is_app_file(hidden[0])):
+    if portion:
+        fix = _portion_fix(module, loaded, portion, locations)
+    elif stdlib or (hidden and not ctx.is_app_file(hidden[0])):
         fix = f"rename {loaded} (and the imports of it) so it no longer takes the name {module!r}"
     elif has and loaded.endswith("__init__.py"):
         fix = (f"{has} defines {name!r} but Python never loads it: move its code into the package "
@@ -331,7 +378,11 @@ def _shadowed(check: r.Check, module: str, name: str | None, facts: dict[str, An
     return True
 
 
-def _why_loaded(loaded: str, hidden: str | None, ctx: Context) -> str:
+def _why_loaded(module: str, loaded: str, hiding: list[str], portion: str | None) -> str:
+    if portion:
+        return (f"{portion} has no __init__.py, so it is only a namespace package portion: a regular package "
+                f"or module named {module!r} anywhere on sys.path ({loaded}) wins over it, whatever the order")
+    hidden = hiding[0] if hiding else None
     if hidden and os.path.dirname(os.path.dirname(loaded)) == os.path.dirname(hidden) and loaded.endswith(
         "__init__.py"
     ):
@@ -339,6 +390,15 @@ def _why_loaded(loaded: str, hidden: str | None, ctx: Context) -> str:
     if hidden:
         return "Python takes the first match on sys.path, and the loaded one's directory comes first"
     return "the working directory comes first on sys.path, ahead of the standard library"
+
+
+def _portion_fix(module: str, loaded: str, portion: str, locations: list[str]) -> str:
+    order = [os.path.realpath(p) for p in locations]
+    rename = f"rename {portion} (and the imports of it) so it no longer takes the name {module!r}"
+    if order.index(os.path.realpath(portion)) > order.index(os.path.realpath(loaded)):
+        return rename
+    return (f"{rename}, or add {os.path.join(portion, '__init__.py')} to make it a regular package (it comes "
+            f"first on sys.path, so it would then hide {loaded} from every import of {module!r})")
 
 
 def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx: Context) -> None:
@@ -379,7 +439,8 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     check.details.update(missing=missing, imported_from=where)
     states = facts.get("modules", {})
     parent = ".".join(missing.split(".")[:-1])
-    if parent and parent in states and _shadowed(check, parent, None, {"modules": states}, ctx):
+    parent_facts = {"modules": states, "frames": facts["frames"]}
+    if parent and parent in states and _shadowed(check, parent, None, parent_facts, ctx):
         check.hint += f". {missing!r} was imported at {where}"
         return
     found = search.find_module_files(missing, ctx.search_roots())
@@ -387,29 +448,44 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     if found.denied:
         _permission_denied(check, found.denied, ctx)
         return
-    unreachable = [f for f in found.sources if not ctx.on_sys_path(f.root)]
-    if found.sources and len(unreachable) == len(found.sources):
-        place = unreachable[0]
-        check.cause = "not_on_sys_path"
-        check.details.update(found_at=place.path, root=place.root)
-        check.hint = (f"{missing} exists at {place.path}, but {place.root} is not on sys.path "
-                      f"(imported at {where}). Set PYTHONPATH={place.root} (Dockerfile: ENV PYTHONPATH={place.root}) "
-                      f"or start in that directory (WORKDIR {place.root})")
-        return
+    off_path = [f for f in found.sources if not ctx.on_sys_path(f.root)]
+    note = ""
+    if found.sources and len(off_path) == len(found.sources):
+        blockers = [(f, path_advice.blocking_package(missing, f.root, states)) for f in off_path]
+        fixable = [f for f, blocker in blockers if blocker is None]
+        if fixable:
+            place = fixable[0]
+            check.cause = "not_on_sys_path"
+            check.details.update(found_at=place.path, root=place.root)
+            fix = ctx.how_to_reach(place.root)
+            check.hint = (f"{missing} exists at {place.path}, but {place.root} is not on sys.path "
+                          f"(imported at {where}). {fix[0].upper()}{fix[1:]}")
+            return
+        copy, (package, package_file) = blockers[0]
+        check.details["found_elsewhere"] = [f.path for f in off_path]
+        note = (f". A copy at {copy.path} cannot stand in: {package!r} is the package imported from "
+                f"{package_file}, and its submodules come from its own directory only")
     check.cause = "module_not_found"
     if found.bytecode:
         check.details["bytecode_only"] = found.bytecode
         check.hint = (f"only bytecode of {missing} is left ({found.bytecode}); its source is missing. "
-                      f"Check .dockerignore and the COPY steps (imported at {where})")
+                      f"Check .dockerignore and the COPY steps (imported at {where}){note}")
         return
     if top not in ctx.app_tops and not search.exists_in_app(top, ctx.search_roots()):
-        pip = search.pip_name(missing, PIP_NAMES)
+        pip = pip_name(_asked_for(missing, target, importer))
         check.cause = "distribution_missing"
         check.details["install"] = pip
         check.hint = f"no installed distribution provides {top!r} (imported at {where}): pip install {pip}"
         return
     check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
-                  f"out by .dockerignore or a COPY step, and the spelling of the import")
+                  f"out by .dockerignore or a COPY step, and the spelling of the import{note}")
+
+
+def _asked_for(missing: str, target: ImportTarget, importer: dict[str, Any] | None) -> str:
+    """The full dotted name the failing import asked for (``google.cloud.storage``), of which Python
+    names only the first missing part (``google``)."""
+    names = source.imported_names(importer["file"], importer["line"]) if importer else []
+    return next((n for n in [*names, target.module] if n == missing or n.startswith(missing + ".")), missing)
 
 
 def _timed_out(check: r.Check, target: ImportTarget, outcome: Outcome, ctx: Context) -> None:
@@ -446,33 +522,3 @@ def _died(check: r.Check, outcome: Outcome, ctx: Context) -> None:
         check.message = f"the interpreter exited with status {outcome.returncode} while importing{where}"
         check.hint = ("something at import time ended the process (os._exit, sys.exit in a thread, "
                       "exec): move it under `if __name__ == \"__main__\":`")
-
-
-def _definition_line(path: str, name: str) -> int | None:
-    """The line where ``path`` binds ``name`` at top level, from its source (never executed)."""
-    for node, bound in _top_level_bindings(path):
-        if bound == name:
-            return node.lineno
-    return None
-
-
-def _defines(path: str, name: str | None) -> bool:
-    return any(bound == name for _, bound in _top_level_bindings(path))
-
-
-def _top_level_bindings(path: str) -> list[tuple[ast.stmt, str]]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), path)
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        return []
-    found: list[tuple[ast.stmt, str]] = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found.append((node, node.name))
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            found += [(node, t.id) for t in targets if isinstance(t, ast.Name)]
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            found += [(node, (a.asname or a.name).split(".")[0]) for a in node.names]
-    return found

@@ -9,6 +9,7 @@ import os
 from typing import Any, Mapping
 
 from preflight import report as r
+from preflight.path_advice import how_to_reach
 from preflight.spec import Manifest
 
 
@@ -73,7 +74,8 @@ def _sys_path(manifest: Manifest, probe: dict[str, Any]) -> list[r.Check]:
             check.hint = "fix ownership or mode in the image (COPY --chown=<user>, chmod a+rX)"
         elif os.path.realpath(entry) not in seen:
             problem = f"{entry} is not on the interpreter's sys.path"
-            check.hint = f"set PYTHONPATH={entry} (Dockerfile: ENV PYTHONPATH={entry}) or start in it (WORKDIR {entry})"
+            path0 = probe["sys_path"][0] if probe["sys_path"] else None
+            check.hint = how_to_reach(entry, probe["cwd"], path0, probe.get("pythonpath"))
         if problem:
             check.status, check.cause, check.message = r.FAILED, "path_missing", problem
             check.details["sys_path"] = probe["sys_path"]

@@ -131,6 +131,7 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         prefixes=tuple(probe.get("library_dirs") or ()),
         uid=probe.get("uid"),
         app_tops={t.module.split(".")[0] for t in manifest.imports},
+        pythonpath=probe.get("pythonpath"),
     )
 
 

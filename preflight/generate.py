@@ -98,7 +98,8 @@ def _failed_import(module: str, attr: str, outcome, interpreter: str, workdir: s
 
     result = outcome.result or {}
     ctx = Context(workdir=workdir, manifest_dir=workdir, sys_path=result.get("sys_path") or [workdir],
-                  prefixes=tuple(result.get("library_dirs") or ()), app_tops={module.split(".")[0]})
+                  prefixes=tuple(result.get("library_dirs") or ()), app_tops={module.split(".")[0]},
+                  pythonpath=os.environ.get("PYTHONPATH"))
     checks = diagnose_import(ImportTarget(module, (attr,) if attr else (), TRACE_TIMEOUT), outcome, ctx)
     failed = next((c for c in checks if c.failing), checks[0])
     where = f" at {failed.file}:{failed.line}" if failed.file else ""

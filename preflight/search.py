@@ -28,17 +28,18 @@ class Found:
     denied: str | None = None
 
 
-def candidate_dirs(roots: list[str]) -> list[str]:
-    """Directories below ``roots``, breadth first, at most ``MAX_DEPTH`` deep and ``MAX_DIRS`` in all."""
+def candidate_dirs(roots: list[tuple[str, int]]) -> list[str]:
+    """Directories below each ``(root, depth)``, breadth first, at most ``depth`` levels down and
+    ``MAX_DIRS`` in all."""
     seen: dict[str, None] = {}
-    queue = deque((root, 0) for root in roots if os.path.isdir(root))
+    queue = deque((root, 0, limit) for root, limit in roots if os.path.isdir(root))
     while queue and len(seen) < MAX_DIRS:
-        directory, depth = queue.popleft()
+        directory, depth, limit = queue.popleft()
         real = os.path.realpath(directory)
         if real in seen:
             continue
         seen[real] = None
-        if depth >= MAX_DEPTH or os.path.exists(os.path.join(real, "pyvenv.cfg")):
+        if depth >= limit or os.path.exists(os.path.join(real, "pyvenv.cfg")):
             continue
         try:
             entries = sorted(os.scandir(real), key=lambda e: e.name)
@@ -46,11 +47,11 @@ def candidate_dirs(roots: list[str]) -> list[str]:
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False) and entry.name not in _SKIP and not entry.name.startswith("."):
-                queue.append((entry.path, depth + 1))
+                queue.append((entry.path, depth + 1, limit))
     return list(seen)
 
 
-def find_module_files(dotted: str, roots: list[str]) -> Found:
+def find_module_files(dotted: str, roots: list[tuple[str, int]]) -> Found:
     """Where the source of module ``dotted`` lies below ``roots``, or what is left of it."""
     parts = dotted.split(".")
     found = Found()
@@ -69,7 +70,7 @@ def find_module_files(dotted: str, roots: list[str]) -> Found:
     return found
 
 
-def exists_in_app(top: str, roots: list[str]) -> bool:
+def exists_in_app(top: str, roots: list[tuple[str, int]]) -> bool:
     """True when a package or module named ``top`` lies anywhere below ``roots``."""
     return any(
         os.path.exists(os.path.join(base, top)) or os.path.exists(os.path.join(base, top + ".py"))
@@ -77,10 +78,10 @@ def exists_in_app(top: str, roots: list[str]) -> bool:
     )
 
 
-def _import_roots(roots: list[str]) -> list[str]:
+def _import_roots(roots: list[tuple[str, int]]) -> list[str]:
     """Directories that could be a sys.path entry: inside a package, a file is a submodule
     (``app/cache/redis.py`` is ``app.cache.redis``, never the top-level ``redis``)."""
-    given = {os.path.realpath(r) for r in roots}
+    given = {os.path.realpath(r) for r, _ in roots}
     return [d for d in candidate_dirs(roots) if d in given or not os.path.exists(os.path.join(d, "__init__.py"))]
 
 
@@ -119,17 +120,6 @@ def _bytecode_only(package: str) -> str | None:
         if hits and not os.path.exists(package + ".py") and not os.path.exists(os.path.join(package, "__init__.py")):
             return os.path.join(cache, hits[0])
     return None
-
-
-def pip_name(missing: str, table: dict[str, str]) -> str:
-    """The name to ``pip install`` for an import name, longest known dotted prefix first."""
-    parts = missing.split(".")
-    for i in range(len(parts), 0, -1):
-        if ".".join(parts[:i]) in table:
-            return table[".".join(parts[:i])]
-    if parts[0] == "google" and len(parts) > 2 and parts[1] == "cloud":
-        return f"google-cloud-{parts[2].replace('_', '-')}"
-    return parts[0].replace("_", "-")
 
 
 def faulthandler_frames(dump: str) -> list[dict]:

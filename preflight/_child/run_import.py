@@ -8,8 +8,12 @@ REQUEST_JSON: {"module": "app.main", "symbols": ["ServiceError", "api.router"], 
 STACK_PATH:   where faulthandler dumps every thread's stack, then exits, if the timeout passes.
 RESULT_PATH:  where the outcome is written (atomically) as JSON:
     {"ok": bool, "module_file": str|None, "sys_path": [...], "uid": int, "gid": int,
-     "symbols": [{"name", "found", "candidates"}], "error": {...}|None, "traceback": str,
+     "symbols": [{"name", "found", "candidates", "owner", "missing", "owner_file", "owner_type"}],
+     "error": {...}|None, "traceback": str,
      "changed": [process state the import changed that a library imported after it would see]}
+    A symbol not found names the attribute ``missing`` and the dotted path of the ``owner`` it is
+    missing on ("" for the module itself); each exception of an error's ``chain`` says how it is
+    linked to the one before it: ``"via": "cause"`` (``raise ... from``) or ``"context"``.
 
 Manifest values arrive here as data only. Interpretation (cause codes, hints) is the parent's job:
 this side gathers the facts only a live interpreter has. ``check_module`` is reused by the zygote.
@@ -139,7 +143,7 @@ def check_module(module: str, symbols: list[str]) -> dict:
     result["ok"] = True
     for path in symbols:
         try:
-            found, owner = _resolve(imported, path)
+            found, owner, walked = _resolve(imported, path)
         except BaseException as exc:  # a module-level __getattr__ failing for its own reasons
             result["ok"] = False
             result["symbols"].append({"name": path, "found": False, "error": describe_exception(exc),
@@ -149,7 +153,9 @@ def check_module(module: str, symbols: list[str]) -> dict:
         if not found:
             result["ok"] = False
             entry["candidates"] = _public_names(owner)
+            entry["owner"], entry["missing"] = ".".join(walked), path.split(".")[len(walked)]
             entry["owner_file"] = getattr(owner, "__file__", None)
+            entry["owner_type"] = type(owner).__name__
             entry["modules"] = {module: _module_state(module)}
         result["symbols"].append(entry)
     result["sys_path"] = list(sys.path)
@@ -166,14 +172,17 @@ def _getid(name: str) -> int | None:
     return getter() if getter else None
 
 
-def _resolve(obj: object, dotted: str) -> tuple[bool, object]:
-    """Walk ``dotted`` from ``obj``; a lazy ``__getattr__`` that raises something else propagates."""
+def _resolve(obj: object, dotted: str) -> tuple[bool, object, list[str]]:
+    """Walk ``dotted`` from ``obj``: found, the last object reached and the parts that reached it.
+    A lazy ``__getattr__`` that raises something else than AttributeError propagates."""
+    walked: list[str] = []
     for part in dotted.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            return False, obj
-    return True, obj
+            return False, obj, walked
+        walked.append(part)
+    return True, obj, walked
 
 
 def _public_names(obj: object) -> list[str]:
@@ -186,15 +195,16 @@ def _public_names(obj: object) -> list[str]:
 
 def describe_exception(exc: BaseException) -> dict:
     """The exception and its ``__cause__``/``__context__`` chain, outermost first, as plain facts."""
-    chain = []
+    chain: list[dict] = []
     seen: set[int] = set()
     current: BaseException | None = exc
+    via = ""
     while current is not None and id(current) not in seen and len(chain) < _MAX_CHAIN:
         seen.add(id(current))
-        chain.append(_facts(current))
-        nxt = current.__cause__
+        chain.append({**_facts(current), "via": via} if chain else _facts(current))
+        nxt, via = current.__cause__, "cause"
         if nxt is None and not current.__suppress_context__:
-            nxt = current.__context__
+            nxt, via = current.__context__, "context"
         current = nxt
     outer = chain[0]
     outer["chain"] = chain[1:]

@@ -13,7 +13,7 @@ import os
 from typing import Any, Callable
 
 from preflight import report as r
-from preflight import search
+from preflight.pip_names import pip_name
 from preflight.static.reach import App, Module
 from preflight.static.resolve import Resolver
 
@@ -68,12 +68,10 @@ def _check(module: Module, record: dict[str, Any], resolver: Resolver, status: s
 
 
 def _hint(target: str, resolver: Resolver) -> str:
-    from preflight.diagnosis import PIP_NAMES
-
     found = resolver.nearest(target)
     if found is None:
         return (f"no installed distribution or application file provides {target.split('.')[0]!r}: "
-                f"pip install {search.pip_name(target, PIP_NAMES)}, or fix the import")
+                f"pip install {pip_name(target)}, or fix the import")
     missing = target[len(found.name) + 1 :].split(".")[0]
     place = os.path.dirname(found.path) if not found.namespace else found.path
     if resolver.is_library(found.path):

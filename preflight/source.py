@@ -1,0 +1,54 @@
+"""Facts read from the application's source with ``ast``, never by executing it."""
+
+from __future__ import annotations
+
+import ast
+
+
+def definition_line(path: str, name: str) -> int | None:
+    """The line where ``path`` binds ``name`` at top level."""
+    for node, bound in _top_level_bindings(path):
+        if bound == name:
+            return node.lineno
+    return None
+
+
+def defines(path: str, name: str | None) -> bool:
+    return any(bound == name for _, bound in _top_level_bindings(path))
+
+
+def imported_names(path: str, line: int) -> list[str]:
+    """The dotted names the absolute import statement at ``path:line`` asks for, in order:
+    ``from google.cloud import storage`` gives ``google.cloud.storage`` (a submodule, or not)."""
+    tree = _parse(path)
+    names: list[str] = []
+    for node in ast.walk(tree) if tree else ():
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or not node.lineno <= line <= (node.end_lineno or 0):
+            continue
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif node.module and not node.level:
+            names += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"] or [node.module]
+    return names
+
+
+def _parse(path: str) -> ast.Module | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return ast.parse(handle.read(), path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _top_level_bindings(path: str) -> list[tuple[ast.stmt, str]]:
+    tree = _parse(path)
+    found: list[tuple[ast.stmt, str]] = []
+    for node in tree.body if tree else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append((node, node.name))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [(node, t.id) for t in targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found += [(node, (a.asname or a.name).split(".")[0]) for a in node.names]
+    return found
