@@ -5,7 +5,8 @@ A check's message, traceback or captured output can quote a value the applicatio
 a secret is replaced by ``<redacted:$NAME>`` before the report exists, in the forms it gets quoted
 in: as is, escaped as ``repr`` and JSON escape it (a PEM key's newlines as ``\\n``), each line of a
 multi-line value on its own, and any part of these of ``RUN_LENGTH`` consecutive characters or more
-(pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``).
+(pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``), except
+inside a path, where such a part is a directory's name far more often than an echo.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ MIN_LENGTH = 8  # shorter values are replaced nowhere: too likely to be ordinary
 RUN_LENGTH = 16  # a part this long of a value is replaced; shorter echoes of it are left alone
 _GRAM = 8  # index key length; text is probed every RUN_LENGTH - _GRAM + 1 characters
 _MAX_OFFSETS = 4  # per key: a value repeating itself ("aaaa...") must not make a scan quadratic
+_PATH_START = ("/", "./", "~")
+_DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a path in a traceback
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
 _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
@@ -69,7 +72,10 @@ class Secrets:
             if span is None:
                 probe += step
                 continue
-            start, end, name = span
+            start, end, name, whole = span
+            if not whole and _in_path(text, start):  # a directory named like part of a value, not an echo
+                probe += step
+                continue
             pieces += [text[done:max(start, done)], f"<redacted:${name}>"]
             done = probe = end
         return "".join(pieces) + text[done:] if pieces else text
@@ -87,13 +93,20 @@ def _forms(value: str) -> set[str]:
 
 def _could_be_secret(value: str) -> bool:
     value = value.strip()
-    return (len(value) >= MIN_LENGTH and not value.startswith(("/", "./", "~"))
+    return (len(value) >= MIN_LENGTH and not value.startswith(_PATH_START)
             and not _VERSION_LIKE.fullmatch(value) and value.lower() not in ("true", "false"))
 
 
-def _widest(text: str, probe: int, places: list[tuple[str, int, str]]) -> tuple[int, int, str] | None:
+def _in_path(text: str, index: int) -> bool:
+    """Whether ``text[index]`` is in a word (delimited by blanks, quotes, brackets) that is a path."""
+    while index > 0 and text[index - 1] not in _DELIMITERS:
+        index -= 1
+    return text.startswith(_PATH_START, index)
+
+
+def _widest(text: str, probe: int, places: list[tuple[str, int, str]]) -> tuple[int, int, str, bool] | None:
     """The longest run around ``text[probe:probe + _GRAM]`` that is also in one of ``places``' forms,
-    as (start, end, NAME), if it is at least RUN_LENGTH long."""
+    as (start, end, NAME, whether it is the whole form), if it is at least RUN_LENGTH long."""
     best = None
     for form, offset, name in places:
         start, left = probe, offset
@@ -103,7 +116,7 @@ def _widest(text: str, probe: int, places: list[tuple[str, int, str]]) -> tuple[
         while end < len(text) and right < len(form) and text[end] == form[right]:
             end, right = end + 1, right + 1
         if end - start >= RUN_LENGTH and (best is None or end - start > best[1] - best[0]):
-            best = (start, end, name)
+            best = (start, end, name, left == 0 and right == len(form))
     return best
 
 

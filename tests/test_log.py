@@ -69,9 +69,12 @@ def test_escaped_truncated_and_per_line_echoes_are_redacted(fixture_tree):
     multi-line value's newlines; a print shows one of its lines: none of it may reach the report."""
     from conftest import cli_env
 
-    env = cli_env(PREFLIGHT_FIXTURE_WEBHOOK_SECRET=WEBHOOK_SECRET, PREFLIGHT_FIXTURE_SIGNING_KEY=SIGNING_KEY)
-    result = run_cli(["check"], fixture_tree("echoes_secret_forms"), env=env)
+    env = cli_env(PREFLIGHT_FIXTURE_WEBHOOK_SECRET=WEBHOOK_SECRET, PREFLIGHT_FIXTURE_SIGNING_KEY=SIGNING_KEY,
+                  PREFLIGHT_FIXTURE_DEPLOYMENT="echoes_secret_forms-canary-7")  # shares a directory's name
+    tree = fixture_tree("echoes_secret_forms")
+    result = run_cli(["check"], tree, env=env)
     check = result.check("app.settings")
+    assert f'File "{tree / "app" / "settings.py"}", line 16' in check["stack_trace"]  # paths stay whole
     assert check["cause"] == "import_error" and check["error_type"] == "ValidationError"
     assert "String should have at most 32 characters" in check["message"]  # ordinary text stays
     assert "input_value='<redacted:$PREFLIGHT_FIXTURE_WEBHOOK_SECRET>...<redacted:$PREFLIGHT_FIXTURE_WEBHOOK_SECRET>'" \
