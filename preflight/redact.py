@@ -3,7 +3,7 @@
 A check's message, traceback or captured output can quote a value the application read at import
 (``int(os.environ["PORT"])`` -> ``invalid literal for int(): 's3cr3t'``). Every value that could be
 a secret is replaced by ``<redacted:$NAME>`` before the report exists, in the forms it gets quoted
-in: as is, escaped as ``repr`` and JSON escape it (a PEM key's newlines as ``\\n``), each line of a
+in: as is, escaped the way ``repr`` and JSON escape it (a PEM key's newlines as ``\\n``), each line of a
 multi-line value on its own, and any part of these of ``RUN_LENGTH`` consecutive characters or more
 (pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``), except
 inside a path, where such a part is a directory's name far more often than an echo.
@@ -20,7 +20,7 @@ from preflight.report import PASSED
 MIN_LENGTH = 8  # shorter values are replaced nowhere: too likely to be ordinary words
 RUN_LENGTH = 16  # a part this long of a value is replaced; shorter echoes of it are left alone
 _GRAM = 8  # index key length; text is probed every RUN_LENGTH - _GRAM + 1 characters
-_MAX_OFFSETS = 4  # per key: a value repeating itself ("aaaa...") must not make a scan quadratic
+_MAX_OFFSETS = 16  # per key: keys shared by many values (a URL scheme) or a value repeating itself
 _PATH_START = ("/", "./", "~")
 _DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a path in a traceback
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
