@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
 from contextlib import contextmanager
@@ -201,10 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     command = args.server[1:] if args.server[:1] == ["--"] else args.server
     if not command:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
-    if shutil.which(command[0]) is None:
-        raise handoff.ExecFailed(f"command not found: {command[0]!r}", 127,
-                                 tip="install it in the image, or give its full path after `--`")
-    python = interpreter.interpreter_for(command)
+    python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
     args.sys_path_head = interpreter.sys_path_head(command, os.environ)
     args.report = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)

@@ -83,7 +83,9 @@ def check(
         from preflight import static
 
         checks += static.run(manifest, probe, workdir, interpreter=interpreter, environ=environ).checks
-    _redact(checks, environ)
+    from preflight.redact import redact_checks
+
+    redact_checks(checks, environ)
     report = r.Report(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
@@ -133,16 +135,6 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         app_tops={t.module.split(".")[0] for t in manifest.imports},
         pythonpath=probe.get("pythonpath"),
     )
-
-
-def _redact(checks: list[r.Check], environ: Mapping[str, str]) -> None:
-    """Replace environment values the application echoed (in messages, tracebacks, output) by names."""
-    from preflight.redact import redact, secret_values
-
-    secrets = secret_values(environ)
-    for check in (c for c in checks if c.status != r.PASSED):  # only a finding quotes the application
-        for name in ("message", "hint", "stack_trace", "output", "details"):
-            setattr(check, name, redact(getattr(check, name), secrets))
 
 
 def _broken_interpreter(interpreter: str, output: str) -> r.Check:

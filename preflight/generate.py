@@ -100,7 +100,10 @@ def _failed_import(module: str, attr: str, outcome, interpreter: str, workdir: s
     ctx = Context(workdir=workdir, manifest_dir=workdir, sys_path=result.get("sys_path") or [workdir],
                   prefixes=tuple(result.get("library_dirs") or ()), app_tops={module.split(".")[0]},
                   pythonpath=os.environ.get("PYTHONPATH"))
+    from preflight.redact import redact_checks
+
     checks = diagnose_import(ImportTarget(module, (attr,) if attr else (), TRACE_TIMEOUT), outcome, ctx)
+    redact_checks(checks, os.environ)
     failed = next((c for c in checks if c.failing), checks[0])
     where = f" at {failed.file}:{failed.line}" if failed.file else ""
     return InitResult(False, [f"importing {module} failed, nothing written: {failed.cause}{where}: {failed.message}",

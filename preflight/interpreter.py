@@ -10,6 +10,7 @@ import sys
 from typing import Mapping
 
 from preflight.errors import UsageError
+from preflight.handoff import ExecFailed
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -20,19 +21,35 @@ def interpreter_for(command: list[str]) -> str:
 
     Anything else (a shell script, a binary) gives the gate's own interpreter.
     """
-    program = shutil.which(command[0])
-    if program is None:
-        raise UsageError(f"command not found: {command[0]!r}",
-                         tip="install it in the image or give its full path after `--`")
+    program = locate(command[0])
     if _PYTHON_NAME.match(os.path.basename(program)):
         return program
     shebang = _shebang_python(program)
     if shebang and not (os.path.isfile(shebang) and os.access(shebang, os.X_OK)):
-        from preflight.handoff import ExecFailed
-
         raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
                          tip="reinstall the package into the image's environment, so its scripts point at it")
     return shebang or sys.executable
+
+
+def locate(name: str) -> str:
+    """The executable ``name`` runs, as ``execvp`` finds it; else ``ExecFailed``: 126 when a file of
+    that name exists but cannot be executed (as the shell says), 127 when there is none."""
+    program = shutil.which(name)
+    if program is not None:
+        return program
+    if os.sep in name:
+        places = [name]
+    else:
+        places = [os.path.join(d or os.curdir, name) for d in os.environ.get("PATH", os.defpath).split(os.pathsep)]
+    for place in places:
+        if os.path.isdir(place) and os.sep in name:
+            raise ExecFailed(f"command not executable: {name!r} is a directory", 126,
+                             tip="give the server's executable after `--`, not its directory")
+        if os.path.isfile(place):
+            raise ExecFailed(f"command not executable: {place} has no execute permission", 126,
+                             tip=f"chmod +x {place} in the image, or start it through its interpreter "
+                                 f"(sh {name}, python {name})")
+    raise ExecFailed(f"command not found: {name!r}", 127, tip="install it in the image, or give its full path after `--`")
 
 
 def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] | None:

@@ -60,10 +60,26 @@ def _env_name(value: str) -> str:
     return value
 
 
+def _version(value: Any) -> Any:
+    if type(value) is not int or value != 1:  # Literal[1] alone takes true, 1.0 (they equal 1)
+        raise ValueError(f"version must be 1 (the only manifest version so far), not {value!r}")
+    return value
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would take true as 1.0 second
+        raise ValueError(f"expected a number of seconds, not {str(value).lower()}")
+    return value
+
+
+def _severity(value: Any) -> Any:
+    return "off" if value is False else value  # YAML 1.1 reads an unquoted `off` as false
+
+
 ModuleName = Annotated[str, AfterValidator(_dotted("module"))]
-Seconds = Annotated[float, Field(gt=0, le=3600)]
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0, le=3600)]
 SymbolPath = Annotated[str, AfterValidator(_dotted("attribute"))]
-Severity = Literal["fail", "warn", "off"]
+Severity = Annotated[Literal["fail", "warn", "off"], BeforeValidator(_severity)]
 
 
 class _Strict(BaseModel):
@@ -93,7 +109,7 @@ class StaticSection(_Strict):
 
 
 def _short_import(value: Any) -> Any:
-    return {"module": value} if isinstance(value, str) else value
+    return {"module": value} if isinstance(value, (str, int, float)) else value  # a number: "not a string"
 
 
 def _static(value: Any) -> Any:
@@ -114,7 +130,7 @@ class ManifestModel(_Strict):
         title="preflight manifest v1",
     )
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_version)]
     workdir: str | None = None
     python: Annotated[str, AfterValidator(_specifier)] | None = None
     sys_path: list[str] = Field(default_factory=list)
@@ -235,7 +251,5 @@ def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:
         key = ".".join(str(p) for p in located[:-1]) or "(top level)"
     elif error["type"] == "missing":
         message = f"missing required key {loc[-1]!r}"
-    elif error["type"] == "literal_error" and loc[-1:] == ("version",):
-        message = "version must be 1 (the only manifest version so far)"
     message = message.removeprefix("Value error, ").splitlines()[0]
     return f"line {line}: {key}: {message}"

@@ -96,3 +96,37 @@ def test_init_leaves_out_modules_that_fail_on_their_own_and_static_findings(app:
     assert "#   - app.late" in text
     assert "static" not in data and "# static: true" in text
     assert preflight("check", cwd=app, env=DB).returncode == 0
+
+
+WSGI = '''import importlib
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+settings = importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+os.environ["MYSITE_MODE"] = "web"
+MODE = os.environ["MYSITE_MODE"]
+STALE = os.environ.pop("MYSITE_STALE", None)
+MYSITE = {k: v for k, v in os.environ.items() if k.startswith("MYSITE_")}
+SECRET = os.environ["MYSITE_SECRET_KEY"]
+application = object()
+'''
+
+
+@pytest.mark.parametrize("preset", [False, True], ids=["unset", "set"])
+def test_init_requires_only_variables_read_by_subscript_that_the_app_did_not_set(tmp_path: Path, preset) -> None:
+    """A stock Django wsgi.py: ``setdefault`` gives the variable a value, so neither it nor the
+    subscript after it requires it; nor do ``pop(k, default)`` and iterating ``items()``."""
+    (tmp_path / "site" / "mysite").mkdir(parents=True)
+    tree = tmp_path / "site"
+    (tree / "mysite" / "__init__.py").write_text("")
+    (tree / "mysite" / "settings.py").write_text("DEBUG = False\n")
+    (tree / "mysite" / "wsgi.py").write_text(WSGI)
+    env = {"MYSITE_SECRET_KEY": "k" * 20, "MYSITE_STALE": "x"}
+    if preset:
+        env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+    done = preflight("init", "mysite.wsgi:application", cwd=tree, env=env)
+    assert done.returncode == 0, done.stderr
+    text = (tree / "preflight.yaml").read_text()
+    assert yaml.safe_load(text)["env"]["required"] == ["MYSITE_SECRET_KEY"]
+    assert "#   - DJANGO_SETTINGS_MODULE  # at mysite/wsgi.py:4" in text  # read with a default: a comment
+    assert "#   - MYSITE_STALE  # at mysite/wsgi.py:8" in text

@@ -54,6 +54,48 @@ def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree):
     assert canary not in result.stderr + result.stdout + json.dumps(result.report)
 
 
+WEBHOOK_SECRET = "whsec_4f1c9a7e2b8d6f0a3c5e7a9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5a7c8e0b2d4f6a8c0e2b4d6f8a"
+SIGNING_KEY = "-----BEGIN KEY-----\n" + "\n".join(f"MII{n}Kq7Zp2Wv9Lx4Rb8Tc1Ym6Nd3Hf5Js0Gg{n}" for n in range(4)) + "\n-----END KEY-----"
+
+
+def _pieces(value: str) -> list[str]:
+    """Every run of 16 characters of ``value`` and of its escaped forms, as an echo could show it."""
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+    return [form[i:i + 16] for form in forms for i in range(len(form) - 15)]
+
+
+def test_escaped_truncated_and_per_line_echoes_are_redacted(fixture_tree):
+    """pydantic shows a long input as its first and last ~24 characters; repr and JSON escape a
+    multi-line value's newlines; a print shows one of its lines: none of it may reach the report."""
+    from conftest import cli_env
+
+    env = cli_env(PREFLIGHT_FIXTURE_WEBHOOK_SECRET=WEBHOOK_SECRET, PREFLIGHT_FIXTURE_SIGNING_KEY=SIGNING_KEY,
+                  PREFLIGHT_FIXTURE_DEPLOYMENT="echoes_secret_forms-canary-7")  # shares a directory's name
+    tree = fixture_tree("echoes_secret_forms")
+    result = run_cli(["check"], tree, env=env)
+    check = result.check("app.settings")
+    assert f'File "{tree / "app" / "settings.py"}", line 16' in check["stack_trace"]  # paths stay whole
+    assert check["cause"] == "import_error" and check["error_type"] == "ValidationError"
+    assert "String should have at most 32 characters" in check["message"]  # ordinary text stays
+    assert "input_value='<redacted:$PREFLIGHT_FIXTURE_WEBHOOK_SECRET>...<redacted:$PREFLIGHT_FIXTURE_WEBHOOK_SECRET>'" \
+        in check["message"]
+    assert "key: '<redacted:$PREFLIGHT_FIXTURE_SIGNING_KEY>'" in check["output"]
+    assert 'config: {"key": "<redacted:$PREFLIGHT_FIXTURE_SIGNING_KEY>"}' in check["output"]
+    assert "third line: <redacted:$PREFLIGHT_FIXTURE_SIGNING_KEY>" in check["output"]
+    shown = result.stderr + result.stdout + json.dumps(result.report)
+    assert [p for p in _pieces(WEBHOOK_SECRET) + _pieces(SIGNING_KEY) if p in shown] == []
+
+
+def test_init_redacts_what_a_failing_entry_point_echoes(fixture_tree):
+    from conftest import cli_env
+
+    env = cli_env(PREFLIGHT_FIXTURE_WEBHOOK_SECRET=WEBHOOK_SECRET, PREFLIGHT_FIXTURE_SIGNING_KEY=SIGNING_KEY)
+    result = run_cli(["init", "app.settings", "--out", "draft.yaml"], fixture_tree("echoes_secret_forms"), env=env)
+    assert result.returncode == 1
+    assert "<redacted:$PREFLIGHT_FIXTURE_WEBHOOK_SECRET>" in result.stderr
+    assert [p for p in _pieces(WEBHOOK_SECRET) if p in result.stderr + result.stdout] == []
+
+
 def test_a_passing_start_logs_the_same_lines_without_structlog():
     """An all-pass report is written without importing structlog; the lines are what structlog's
     pipeline writes for the same report, field for field (the clock aside)."""

@@ -28,6 +28,16 @@ CASES = {
                         "line 2: distributions.0: 'redis>>5' is not a PEP 508 requirement"),
     "huge_timeout": ("version: 1\ntimeout: 1e308\nimports: [marker]\n", "line 2: timeout: Input should be less than or equal to 3600"),
     "self_alias": ("version: 1\nimports: &a [*a]\n", "malformed YAML"),
+    "bool_timeout": ("version: 1\ntimeout: true\nimports: [marker]\n",
+                     "line 2: timeout: expected a number of seconds, not true"),
+    "bool_import_timeout": ("version: 1\nimports:\n  - module: marker\n    timeout: yes\n",
+                            "line 4: imports.0.timeout: expected a number of seconds, not true"),
+    "quoted_version": ("version: \"1\"\nimports: [marker]\n", "line 1: version: version must be 1 (the only"),
+    "bool_version": ("version: true\nimports: [marker]\n", "line 1: version: version must be 1 (the only"),
+    "float_version": ("version: 1.0\nimports: [marker]\n", "line 1: version: version must be 1 (the only"),
+    "numeric_module": ("version: 1\nimports:\n  - marker\n  - 42\n", "line 4: imports.1: Input should be a valid string"),
+    "numeric_symbol": ("version: 1\nimports:\n  - module: marker\n    symbols: [7]\n",
+                       "line 4: imports.0.symbols.0: Input should be a valid string"),
     "bad_python": ("version: 1\npython: \"three\"\nimports: [marker]\n", "line 2: python: 'three' is not a version"),
 }
 
@@ -117,3 +127,12 @@ def test_validate_rejects_a_bad_manifest_and_caches_nothing(tmp_path):
     assert result.returncode == 2
     assert "invalid manifest" in result.stderr and "imports.0.module" in result.stderr
     assert not cache.exists()
+
+
+def test_an_unquoted_off_is_the_severity_off(tmp_path):
+    """YAML 1.1 reads ``off`` as false; the static section's ``off`` is what was meant."""
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [json]\nstatic:\n  twins: off\n  import_cycles: fail\n")
+    result = run_cli(["validate"], tmp_path, env=cli_env(PREFLIGHT_CACHE_DIR=str(tmp_path / "cache")))
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(next((tmp_path / "cache").glob("manifests/*.json")).read_text())
+    assert entry["static"]["twins"] == "off" and entry["static"]["import_cycles"] == "fail"

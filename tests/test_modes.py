@@ -253,6 +253,48 @@ def test_a_preload_that_fails_is_recorded_and_the_check_still_meets_it(tmp_path:
     assert check["error_type"] == "RuntimeError"
 
 
+def test_a_library_whose_getattr_raises_import_error_is_still_preloaded(tmp_path: Path) -> None:
+    """pydantic 2's ``from pydantic import BaseSettings`` raises a PydanticImportError (not an
+    AttributeError) from the module's ``__getattr__``; probing for the name, or for the ``__file__`` of
+    a module made at run time, must not end the zygote or the check."""
+    library = tmp_path / "lib" / "site-packages"
+    write_tree(library, {
+        "movedlib/__init__.py": """
+            import sys
+            import types
+
+
+            class MovedImportError(ImportError):
+                pass
+
+
+            def __getattr__(name):
+                raise MovedImportError(f"`{name}` has been moved to the movedlib.settings package")
+
+
+            shim = sys.modules["movedlib.shim"] = types.ModuleType("movedlib.shim")  # no __file__ either
+            shim.__getattr__ = __getattr__
+            """,
+        "movedlib/settings.py": "class BaseSettings:\n    pass\n",
+    })
+    root = write_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/config.py": """
+            try:
+                from movedlib import BaseSettings
+            except ImportError:
+                from movedlib.settings import BaseSettings
+            """,
+        "preflight.yaml": "version: 1\nimports: [app.config]\n",
+    })
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library)))
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert result.report["zygote"]["preload_failed"] == []
+    assert result.check("app.config")["status"] == "passed"
+    fresh = run_cli(["check", "--mode", "fresh"], cwd=root, env=cli_env(PYTHONPATH=str(library)))
+    assert fresh.check("app.config")["status"] == "passed", fresh.stderr  # the check lists what it loaded
+
+
 def _marked_processes(marker: str) -> list[int]:
     """Live processes whose environment carries ``marker`` (zombies have no environment left)."""
     found = []

@@ -66,6 +66,27 @@ def test_missing_command_exits_127_without_checking(fixture_tree):
     assert result.report is None
 
 
+@pytest.mark.parametrize("how", ["./script.sh", "on PATH"])
+def test_a_command_that_is_not_executable_exits_126_without_checking(fixture_tree, how):
+    """As the shell does: a file without execute permission is 126 and says so, not "not found"."""
+    tree = fixture_tree("server_probe")
+    bin_dir = tree / "bin"
+    bin_dir.mkdir()
+    script = (tree if how == "./script.sh" else bin_dir) / "script.sh"
+    script.write_text("#!/bin/sh\necho started\n")
+    script.chmod(0o644)
+    env = cli_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = run_cli(["run", "--", "./script.sh" if how == "./script.sh" else "script.sh"], tree, env=env)
+    assert result.returncode == 126
+    assert f"command not executable: {'./script.sh' if how == './script.sh' else script} has no execute" \
+        in result.stderr
+    assert "chmod +x" in result.stderr and "started" not in result.stdout
+    assert result.report is None
+    bash = subprocess.run(["bash", "-c", "./script.sh" if how == "./script.sh" else "script.sh"], cwd=tree,
+                          env=env, capture_output=True)
+    assert bash.returncode == 126  # what bash says too (and execvp: EACCES)
+
+
 def test_manifest_from_environment_then_default_file(fixture_tree, tmp_path):
     tree = fixture_tree("server_probe")
     (tree / "preflight.yaml").rename(tree / "gate.yaml")

@@ -190,7 +190,7 @@ class _Server:
         self._release_helpers()  # before "ready", fallback or not: no helper forks after it
         self.tokens.put()  # its core is free for forks now
         self.unsafe = self.unsafe or self._unsafe()
-        files = sorted({f for f in (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+        files = sorted({f for f in (run_import.attribute(m, "__file__") for m in list(sys.modules.values()))
                         if isinstance(f, str)})
         self.ready = {"event": "ready", "preloaded": self.preloaded, "failed": self.failed,
                       "remembered": self.remembered,
@@ -374,7 +374,7 @@ class _Server:
         if _attempt(name, self.preloaded, self.failed):
             for attr in names:
                 module = sys.modules.get(name)
-                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                if module is not None and not run_import.has_attribute(module, attr) and _is_submodule(f"{name}.{attr}"):
                     _attempt(f"{name}.{attr}", self.preloaded, self.failed)
         self.done.add(name)
 
@@ -700,7 +700,7 @@ def preload(closure: list[tuple[str, list[str]]]) -> tuple[list[str], list[dict]
         if _attempt(name, preloaded, failed):
             for attr in names:
                 module = sys.modules.get(name)
-                if module is not None and not hasattr(module, attr) and _is_submodule(f"{name}.{attr}"):
+                if module is not None and not run_import.has_attribute(module, attr) and _is_submodule(f"{name}.{attr}"):
                     _attempt(f"{name}.{attr}", preloaded, failed)
     return preloaded, failed
 
@@ -732,7 +732,7 @@ def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | No
     for name in sorted(sys.modules if new_modules is None else new_modules):
         if name.partition(".")[0] in app_tops:
             return f"preloading imported application module {name}; it would not be imported first"
-        path = getattr(sys.modules.get(name), "__file__", None)
+        path = run_import.attribute(sys.modules.get(name), "__file__")
         if path and os.path.isabs(path) and name != "__main__" and not path.startswith(HERE):
             real = os.path.realpath(path)
             if not any(real.startswith(lib + os.sep) for lib in libraries):

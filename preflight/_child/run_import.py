@@ -160,11 +160,28 @@ def check_module(module: str, symbols: list[str]) -> dict:
         result["symbols"].append(entry)
     result["sys_path"] = list(sys.path)
     result["loaded"] = [
-        [name, getattr(sys.modules[name], "__file__", None)]
+        [name, attribute(sys.modules[name], "__file__")]
         for name in sys.modules
         if name not in before and name in sys.modules
     ]
     return result
+
+
+_ABSENT = object()
+
+
+def attribute(obj: object, name: str, default: object = None) -> object:
+    """``getattr(obj, name, default)``, also ``default`` when a module's ``__getattr__`` raises something
+    else than AttributeError (pydantic 2: an ImportError subclass for a name it moved, ``BaseSettings``)."""
+    try:
+        return getattr(obj, name, default)
+    except Exception:
+        return default
+
+
+def has_attribute(obj: object, name: str) -> bool:
+    """``hasattr`` that such a ``__getattr__`` cannot make raise."""
+    return attribute(obj, name, _ABSENT) is not _ABSENT
 
 
 def _getid(name: str) -> int | None:

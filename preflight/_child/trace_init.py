@@ -23,19 +23,32 @@ from run_import import check_module, write_result
 
 _MAX_READS = 500
 _reads: dict[str, dict] = {}
+_provided: set[str] = set()  # names the application set itself: reading them later requires nothing
 
 
 class _RecordingEnviron(type(os.environ)):  # type: ignore[misc]
-    """``os.environ`` that notes which names are read, how, and by which file:line."""
+    """``os.environ`` that notes which names are read, how, and by which file:line.
+
+    Only a subscript in the application's own code is an ``item`` read (the variable must be set);
+    the ``__getitem__`` calls of ``setdefault``, ``pop``, ``items()``, ``copy()`` (mapping code in
+    ``os`` and ``_collections_abc``) are not.
+    """
 
     def __getitem__(self, key):
+        direct = not _internal(sys._getframe(1).f_code.co_filename)
         try:
             value = super().__getitem__(key)
         except KeyError:
-            _record(key, "item", False)
+            if direct:
+                _record(key, "item", False)
             raise
-        _record(key, "item", True)
+        if direct:
+            _record(key, "item", True)
         return value
+
+    def __setitem__(self, key, value):
+        _provided.add(key)
+        super().__setitem__(key, value)
 
     def get(self, key, default=None):
         present = self._has(key)
@@ -49,7 +62,12 @@ class _RecordingEnviron(type(os.environ)):  # type: ignore[misc]
 
     def setdefault(self, key, default=None):
         _record(key, "get", self._has(key))
+        _provided.add(key)
         return super().setdefault(key, default)
+
+    def pop(self, key, *default):
+        _record(key, "get" if default else "item", self._has(key))
+        return super().pop(key, *default)
 
     def _has(self, key) -> bool:
         try:
@@ -61,6 +79,8 @@ class _RecordingEnviron(type(os.environ)):  # type: ignore[misc]
 def _record(key, how: str, present: bool) -> None:
     if not isinstance(key, str) or (key not in _reads and len(_reads) >= _MAX_READS):
         return
+    if how == "item" and key in _provided:
+        how = "get"
     entry = _reads.get(key)
     if entry is None:
         file, line = _caller()
@@ -73,11 +93,15 @@ def _record(key, how: str, present: bool) -> None:
 def _caller() -> tuple[str | None, int | None]:
     frame = sys._getframe(2)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if name != __file__ and not name.startswith("<frozen") and not name.endswith(("/os.py", "_collections_abc.py")):
-            return name, frame.f_lineno
+        if frame.f_code.co_filename != __file__ and not _internal(frame.f_code.co_filename):
+            return frame.f_code.co_filename, frame.f_lineno
         frame = frame.f_back
     return None, None
+
+
+def _internal(filename: str) -> bool:
+    """Code of the ``os.environ`` mapping itself (``os``, ``_collections_abc``), frozen or not."""
+    return filename.startswith("<frozen") or filename.endswith(("/os.py", "_collections_abc.py"))
 
 
 def _install() -> None:
