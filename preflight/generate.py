@@ -50,7 +50,7 @@ def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = Fal
     if os.path.isdir(out):
         raise UsageError(f"{out} is a directory", tip="--out names the manifest file to write")
     if os.path.exists(out) and not force:
-        raise UsageError(f"{out} already exists", tip=f"pass --force to overwrite it, or --out another path")
+        raise UsageError(f"{out} already exists", tip="pass --force to overwrite it, or --out another path")
     module, _, attr = entry.partition(":")
     outcome = _trace(module, [attr] if attr else [], interpreter, workdir)
     if outcome.result is None or outcome.result.get("error") or not outcome.result.get("ok"):
