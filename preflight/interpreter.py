@@ -54,17 +54,20 @@ def locate(name: str) -> str:
 
 def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] | None:
     """The entries the server's ``sys.path`` starts with, absolute, when they are not just the
-    working directory (``-m``, ``-c`` and console scripts put it first; so do uvicorn and gunicorn):
-    the script's directory for ``python app/main.py``, uvicorn's ``--app-dir``, gunicorn's
-    ``--pythonpath`` and ``--chdir`` (from their command lines or environment variables)."""
-    program = os.path.basename(shutil.which(command[0]) or command[0])
-    server, args = program, command[1:]
-    if _PYTHON_NAME.match(program):
+    working directory (``-m``, ``-c`` and installed console scripts put it first; so do uvicorn and
+    gunicorn): the script's real directory for ``python app/main.py`` or an executable
+    ``./bin/serve.py``, uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and ``--chdir`` (from
+    their command lines or environment variables)."""
+    path = shutil.which(command[0]) or command[0]
+    server, args = os.path.basename(path), command[1:]
+    if _PYTHON_NAME.match(server):
         server, args = _python_target(command[1:])
         if server is None:
             return None
-        if server not in _SERVERS:  # a script
-            return [os.path.dirname(os.path.abspath(server))]
+        if server not in _SERVERS:  # a script: Python puts its real directory first
+            return [os.path.dirname(os.path.realpath(server))]
+    elif server not in _SERVERS and _shebang_python(path) and not _is_console_script(path):
+        return [os.path.dirname(os.path.realpath(path))]  # a script of the application's, run by its shebang
     if server == "uvicorn":
         app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
         return [os.path.abspath(app_dir)] if app_dir else None
@@ -96,6 +99,20 @@ def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
         elif not arg.startswith("-"):
             return arg, []
     return None, []
+
+
+_ENTRY_POINT = re.compile(r"^from [\w.]+ import \w+$|load_entry_point\(|importlib\.metadata", re.M)
+
+
+def _is_console_script(path: str) -> bool:
+    """Whether ``path`` is an installer's console script (``from pkg.cli import main`` and
+    ``sys.exit(main())``): servers started so put the working directory on sys.path themselves."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(4096)
+    except OSError:
+        return False
+    return "sys.exit(" in text and bool(_ENTRY_POINT.search(text)) and len(text.splitlines()) < 30
 
 
 def _last_option(args: list[str], name: str) -> str | None:

@@ -234,6 +234,30 @@ def test_a_server_option_that_puts_the_code_on_sys_path_is_honoured(fixture_tree
     assert bare.returncode == 1 and bare.check("app.main")["cause"] == "not_on_sys_path"
 
 
+@pytest.mark.parametrize("how", ["by its shebang", "python through a symlink"])
+def test_a_script_servers_sys_path_starts_with_its_real_directory(tmp_path, how):
+    """As Python does: an executable script, or one reached through a symlink, has its own (real)
+    directory first, not the working directory; the checks see what the server will."""
+    real, link = tmp_path / "real", tmp_path / "bin"
+    real.mkdir(), link.mkdir(), (tmp_path / "app").mkdir()
+    (real / "helper.py").write_text("X = 1\n")
+    (tmp_path / "app" / "__init__.py").write_text("")
+    for name, module in (("serve.py", "helper"), ("wrong.py", "app")):  # wrong.py: app is only in the cwd
+        script = real / name
+        script.write_text(f"#!{sys.executable}\nimport {module}\nprint('served')\n")
+        script.chmod(0o755)
+        (link / name).symlink_to(script)
+        (tmp_path / f"{module}.yaml").write_text(f"version: 1\nimports: [{module}]\n")
+    prefix = [] if how == "by its shebang" else [sys.executable]
+    served = run_cli(["run", "--manifest", "helper.yaml", "--", *prefix, str(link / "serve.py")], tmp_path)
+    assert served.returncode == 0 and served.stdout.strip() == "served", served.stderr
+    assert served.report["environment"]["sys_path"][0]["path"] == str(real)
+    direct = subprocess.run([*prefix, str(link / "wrong.py")], cwd=tmp_path, capture_output=True, text=True)
+    assert direct.returncode == 1 and "No module named 'app'" in direct.stderr  # the server's own failure
+    gated = run_cli(["run", "--manifest", "app.yaml", "--", *prefix, str(link / "wrong.py")], tmp_path)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stdout  # caught before it starts
+
+
 def test_python_script_server_gets_its_own_directory_first(tmp_path):
     """``python app/server.py``: sys.path[0] is app/, not the working directory, as without the gate."""
     (tmp_path / "app").mkdir()
