@@ -57,6 +57,7 @@ def test_dockerfile_example_runs_healthy_as_non_root(example_image, containers):
     assert config["Entrypoint"] == ["preflight", "run", "--"]
     assert config["Cmd"][0] == "uvicorn"
     assert config["User"] not in ("", "root", "0")
+    assert config["User"].split(":")[0].isdigit()  # Kubernetes' runAsNonRoot refuses a user name
     assert config["Healthcheck"]["Test"] == ["CMD", "preflight", "probe"]
     parses(config["Healthcheck"]["Test"][1:])
 

@@ -65,7 +65,7 @@ def test_checks_run_as_the_images_own_user(case_image, tmp_path):
     result = image_cli(tmp_path, case_image("permission_denied"))
     assert result.returncode == 1
     denied = checks(result, "import")["app.main"]
-    assert denied["cause"] == "permission_denied" and "uid 10001" in denied["hint"]  # USER app, not root
+    assert denied["cause"] == "permission_denied" and "uid 10001" in denied["hint"]  # USER 10001, not root
 
 
 def test_sigterm_while_the_container_checks_removes_it(case_image, tmp_path):
