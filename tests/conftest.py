@@ -38,7 +38,8 @@ class Result:
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLIGHT_")}
+    # pytest's own bookkeeping (the test's name) is no variable of the environment under test
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFLIGHT_") and k != "PYTEST_CURRENT_TEST"}
     env.update(extra)
     return env
 

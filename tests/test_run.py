@@ -100,12 +100,13 @@ def test_manifest_from_environment_then_default_file(fixture_tree, tmp_path):
 def test_checks_use_the_interpreter_the_script_names(fixture_tree, tmp_path, launcher):
     venv = tmp_path / ("venvs" if launcher == "shebang" else "my venvs") / "svc"  # a shebang cannot hold a space
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    script = tmp_path / "my-server"
+    tree = fixture_tree("server_probe")
+    script = tree / "my-server"  # beside the code: Python puts a script's directory first on sys.path
     head = f"#!{venv}/bin/python\n" if launcher == "shebang" else (
         f"#!/bin/sh\n'''exec' \"{venv}/bin/python\" \"$0\" \"$@\"\n' '''\n")
     script.write_text(head + "import sys\nprint(sys.prefix)\n")
     script.chmod(0o755)
-    result = run_cli(["run", "--", str(script)], fixture_tree("server_probe"))
+    result = run_cli(["run", "--", str(script)], tree)
     assert result.returncode == 0, result.stderr
     assert result.report["interpreter"] == f"{venv}/bin/python"
     assert result.stdout.strip() == str(venv)
@@ -222,7 +223,8 @@ def test_a_server_option_that_puts_the_code_on_sys_path_is_honoured(fixture_tree
     proc = subprocess.Popen([*GATE, "run", "--", *command], cwd=tree, env=env, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for_line(proc, "Application startup complete", time.monotonic() + 60)
+        ready = "Application startup complete" if command[0] == "gunicorn" else "Uvicorn running on"  # bound
+        _wait_for_line(proc, ready, time.monotonic() + 60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             assert response.status == 200
         proc.send_signal(signal.SIGTERM)  # gunicorn's master stops its worker (SIGKILL would orphan it)
