@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import path_advice, search, source
+from preflight import config_diagnosis, path_advice, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -30,6 +30,7 @@ class Context:
     uid: int | None = None
     app_tops: set[str] = field(default_factory=set)
     pythonpath: str | None = None  # the checked environment's PYTHONPATH
+    env_names: frozenset[str] = frozenset()  # the variables set in the checked environment
 
     def is_app_file(self, path: str | None) -> bool:
         """True for the application's own code: not the stdlib, not site-packages, not preflight."""
@@ -238,6 +239,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.details["exit_code"] = facts.get("code")
         check.hint = (f"importing {target.module} called sys.exit({facts.get('code')!r}); "
                       "move that call under `if __name__ == \"__main__\":` or into a function")
+    elif config_diagnosis.diagnose(check, facts, ctx.env_names):
+        pass
     elif frame and _stdlib_name(ctx.module_name(frame["file"])):
         name = ctx.module_name(frame["file"])
         check.cause = "shadowed"

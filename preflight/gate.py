@@ -134,6 +134,7 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         uid=probe.get("uid"),
         app_tops={t.module.split(".")[0] for t in manifest.imports},
         pythonpath=probe.get("pythonpath"),
+        env_names=frozenset(probe.get("env_names") or ()),
     )
 
 

@@ -267,7 +267,47 @@ def _facts(exc: BaseException) -> dict:
         facts["key"] = exc.args[0]
     if isinstance(exc, SystemExit):
         facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
+    validation = _validation_facts(exc)
+    if validation:
+        facts["validation"] = validation
     return facts
+
+
+def _validation_facts(exc: BaseException) -> dict | None:
+    """A pydantic ``ValidationError``'s model and errors, never the input values; for settings
+    (pydantic-settings), how its fields are named in the environment."""
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ != "ValidationError" or not type(exc).__module__.startswith("pydantic") or not callable(errors):
+        return None
+    try:
+        found = errors(include_url=False, include_input=False, include_context=False)
+    except Exception:
+        return None
+    facts: dict = {"title": getattr(exc, "title", None),
+                   "errors": [{"type": e.get("type"), "loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg")}
+                              for e in found[:20]]}
+    settings = _settings_instance(exc.__traceback__, facts["title"])
+    if settings is not None:
+        config = type(settings).model_config
+        aliases = {}
+        for name, field in (getattr(type(settings), "model_fields", None) or {}).items():
+            alias = getattr(field, "validation_alias", None) or getattr(field, "alias", None)
+            if isinstance(alias, str):
+                aliases[name] = alias
+        facts["settings"] = {"env_prefix": config.get("env_prefix") or "",
+                             "case_sensitive": bool(config.get("case_sensitive")), "aliases": aliases}
+    return facts
+
+
+def _settings_instance(tb, title: str | None) -> object | None:
+    """The pydantic-settings object whose validation failed, from the frames' locals (its __init__)."""
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            config = getattr(type(value), "model_config", None)
+            if type(value).__name__ == title and isinstance(config, dict) and "env_prefix" in config:
+                return value
+        tb = tb.tb_next
+    return None
 
 
 def _safe_str(exc: BaseException) -> str:

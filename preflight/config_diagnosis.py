@@ -1,0 +1,98 @@
+"""Failures that are configuration, not code: settings validation, Django's settings, unset variables.
+
+Each ``diagnose_*`` takes a check ``diagnosis`` has placed (``file``/``line``: the innermost frame of
+the application's) and the facts of its root exception; it fills in cause, details and hint and
+returns True when the failure is of its kind. Variable names are reported, never their values.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+from typing import Any, Collection
+
+from preflight import report as r
+
+
+
+def _set(names: list[str]) -> str:
+    it = "it" if len(names) == 1 else "them"
+    return (f"set {it} for the container (docker run -e {names[0]}=..., Kubernetes env, Cloud Run "
+            f"--set-env-vars/--set-secrets), and list {it} under env.required in the manifest")
+
+_DEFAULTLESS_READ = re.compile(r"""(?:getenv|environ\.get)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)""")
+
+
+def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
+    """Whichever of this module's diagnoses fits; False when none does."""
+    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts)
+            or _read_unset_variable(check, facts, env_names))
+
+
+def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
+    """A pydantic model (pydantic-settings: the environment) failed validation at import."""
+    validation = facts.get("validation")
+    if not validation:
+        return False
+    title, settings = validation.get("title") or "the model", validation.get("settings")
+    problems = []
+    names = []
+    for error in validation.get("errors") or ():
+        field = error["loc"][0] if error.get("loc") else "?"
+        if settings is not None:
+            name = settings["aliases"].get(field) or settings["env_prefix"] + field
+            name = name if settings["case_sensitive"] else name.upper()
+            names.append(name)
+            problems.append(f"{name} (field {field}): {error.get('msg')}")
+        else:
+            problems.append(f"{'.'.join(error.get('loc') or ['?'])}: {error.get('msg')}")
+    where = f" at {check.file}:{check.line}" if check.file else ""
+    if settings is not None and names and all(e.get("type") == "missing" for e in validation["errors"]):
+        check.cause = "env_missing"
+        check.details.update(name=names[0], names=names, settings=title)
+        check.hint = (f"{title} (pydantic settings, created{where}) needs {', '.join(names)}, which "
+                      f"{'is' if len(names) == 1 else 'are'} not set: {_set(names)}")
+        return True
+    check.cause = "import_error"
+    check.details.update(model=title, errors=problems)
+    if settings is not None:
+        check.details["names"] = names
+        check.hint = (f"{title} (pydantic settings, created{where}) rejects the environment: "
+                      f"{'; '.join(problems)}. Fix those variables' values for the container")
+    else:
+        check.hint = f"{title} failed validation{where} when the module was imported: {'; '.join(problems)}"
+    return True
+
+
+def _django_unconfigured(check: r.Check, facts: dict[str, Any]) -> bool:
+    """Django's settings or app registry used before Django was set up."""
+    bases, message = facts.get("bases") or (), facts.get("message") or ""
+    if "ImproperlyConfigured" in bases and "DJANGO_SETTINGS_MODULE" in message:
+        check.cause = "env_missing"
+        check.details["name"] = "DJANGO_SETTINGS_MODULE"
+        check.hint = ("Django's settings are not configured: DJANGO_SETTINGS_MODULE is not set. Set it in "
+                      "the image (ENV DJANGO_SETTINGS_MODULE=mysite.settings), as manage.py and wsgi.py "
+                      "do for themselves, and list it under env.required in the manifest")
+        return True
+    if "AppRegistryNotReady" in bases:
+        check.cause = "import_error"
+        check.hint = ("this module uses Django's app registry (models) at import, which is ready only after "
+                      "django.setup(): imported first on its own it fails so, and the server never imports "
+                      "it so. List your project's wsgi (or asgi) module in the manifest instead: its "
+                      "get_wsgi_application() sets Django up, importing every INSTALLED_APPS app and its models")
+        return True
+    return False
+
+
+def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
+    """``int(os.getenv("PORT"))``, ``os.environ.get("HOSTS").split(",")``: None from an unset variable."""
+    if "NoneType" not in (facts.get("message") or "") or not check.file or not check.line:
+        return False
+    unset = [n for n in _DEFAULTLESS_READ.findall(linecache.getline(check.file, check.line)) if n not in env_names]
+    if not unset:
+        return False
+    check.cause = "env_missing"
+    check.details.update(name=unset[0], names=unset)
+    check.hint = (f"{' or '.join(unset)} is not set, so reading it without a default at {check.file}:{check.line} "
+                  f"gave None ({facts['type']}: {facts.get('message')}): {_set(unset)}, or give the read a default")
+    return True

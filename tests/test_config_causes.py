@@ -1,0 +1,116 @@
+"""Configuration failures at import are named as such: which variable, where it is read, never its value.
+
+pydantic-settings and Django are the real libraries; each case runs the CLI in both modes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, run_cli
+
+MODES = ("zygote", "fresh")
+SECRET = "s3cr3t-value-nobody-may-see-42"
+
+
+def _tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
+    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+SETTINGS = """
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="SVC_")
+        jwt_secret: str
+        port: int = 8000
+
+
+    settings = Settings()
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_settings_field_without_its_variable_is_env_missing(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
+    result = run_cli(["check", "--mode", mode], root, env=cli_env())
+    check = result.check("app.config")
+    assert (check["cause"], check["line"]) == ("env_missing", 10), check
+    assert check["details"]["names"] == ["SVC_JWT_SECRET"]
+    assert "SVC_JWT_SECRET" in check["hint"] and "env.required" in check["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_settings_variable_with_a_bad_value_is_named_and_its_value_never_shown(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
+    result = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_JWT_SECRET="x" * 12, SVC_PORT=SECRET))
+    check = result.check("app.config")
+    assert check["cause"] == "import_error"
+    assert "SVC_PORT (field port)" in check["hint"] and "integer" in check["hint"]
+    assert SECRET not in result.stderr and SECRET not in str(result.report)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_variable_read_without_a_default_and_used_as_a_value_is_env_missing(tmp_path: Path, mode: str) -> None:
+    files = {"app/__init__.py": "",
+             "app/port.py": "import os\n\nPORT = int(os.getenv('PORT'))\n",
+             "app/hosts.py": "import os\n\nHOSTS = os.environ.get('ALLOWED_HOSTS').split(',')\n",
+             "app/fine.py": "import os\n\nHOME = os.getenv('HOME').split('/')\n"}
+    root = _tree(tmp_path, files, ["app.port", "app.hosts", "app.fine"])
+    env = cli_env()
+    env.pop("PORT", None), env.pop("ALLOWED_HOSTS", None)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    port, hosts = result.check("app.port"), result.check("app.hosts")
+    assert (port["cause"], port["details"]["name"], port["line"]) == ("env_missing", "PORT", 3)
+    assert (hosts["cause"], hosts["details"]["name"], hosts["line"]) == ("env_missing", "ALLOWED_HOSTS", 3)
+    assert "give the read a default" in port["hint"]
+    assert result.check("app.fine")["status"] == "passed"
+
+
+DJANGO = {
+    "mysite/__init__.py": "",
+    "mysite/settings.py": """
+        SECRET_KEY = "test-only"
+        INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "polls"]
+        DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+        """,
+    "mysite/wsgi.py": """
+        import os
+
+        from django.core.wsgi import get_wsgi_application
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+        application = get_wsgi_application()
+        """,
+    "polls/__init__.py": "",
+    "polls/models.py": """
+        from django.db import models
+
+
+        class Question(models.Model):
+            text = models.CharField(max_length=200)
+        """,
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path, DJANGO, ["mysite.wsgi", "polls.models"])
+    env = cli_env()
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    unset = run_cli(["check", "--mode", mode], root, env=env)
+    assert unset.check("mysite.wsgi")["status"] == "passed"  # it sets the variable itself, then sets Django up
+    models = unset.check("polls.models")
+    assert (models["cause"], models["details"]["name"]) == ("env_missing", "DJANGO_SETTINGS_MODULE")
+    configured = run_cli(["check", "--mode", mode], root, env=cli_env(DJANGO_SETTINGS_MODULE="mysite.settings"))
+    models = configured.check("polls.models")
+    assert models["cause"] == "import_error"
+    assert "wsgi" in models["hint"] and "django.setup()" in models["hint"]
