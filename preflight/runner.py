@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from preflight.signal_state import interrupts_held
 from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
 
 OUTPUT_TAIL_BYTES = 4096
@@ -192,12 +193,8 @@ class Runner:
         files = self._files()
         args = [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args]
         argv = [self.interpreter, os.path.join(CHILD_DIR, job.script), *args]
-        blocked = {signal.SIGTERM, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # an interrupt now would orphan the new child
-        try:
+        with interrupts_held():  # an interrupt now would orphan the new child
             self._spawn(job, files, argv, selector)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
     def _spawn(self, job: Job, files: dict[str, str], argv: list[str], selector: selectors.BaseSelector) -> None:
         with open(files["output"], "wb") as output:

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 
+from preflight.signal_state import interrupts_held
+
 CHILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child")
 
 
@@ -54,17 +56,23 @@ def boot(interpreter: str, workdir: str, env: dict[str, str] | None) -> Booting 
         return None
     control_r, control_w = os.pipe()
     events_r, events_w = os.pipe()
+    booting = None
     try:
-        proc = subprocess.Popen(
-            [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=(control_r, events_w), start_new_session=True,
-        )
+        with interrupts_held():  # an interrupt raised inside Popen would orphan it: raised here after
+            proc = subprocess.Popen(
+                [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
+                cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(control_r, events_w), start_new_session=True,
+            )
+            booting = Booting(proc, control_w, events_r)
     except BaseException:
-        for fd in (control_w, events_r):
-            os.close(fd)
+        if booting is not None:
+            booting.discard()
+        else:
+            for fd in (control_w, events_r):
+                os.close(fd)
         raise
     finally:
         os.close(control_r)
         os.close(events_w)
-    return Booting(proc, control_w, events_r)
+    return booting

@@ -84,3 +84,20 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def inheriting(ignored: list[int], blocked: list[int]) -> list[str]:
+    """A command prefix that starts the rest with ``ignored`` signals ignored (``nohup``, ``trap ''``)
+    and ``blocked`` ones blocked, every other disposition the default (this launcher's Python's undone)."""
+    code = ("import os, signal, sys\n"
+            "for s in (signal.SIGPIPE, signal.SIGXFSZ): signal.signal(s, signal.SIG_DFL)\n"
+            f"for s in {[int(s) for s in ignored]}: signal.signal(s, signal.SIG_IGN)\n"
+            f"signal.pthread_sigmask(signal.SIG_BLOCK, {[int(s) for s in blocked]})\n"
+            "os.execvp(sys.argv[1], sys.argv[1:])\n")
+    return [sys.executable, "-c", code]
+
+
+def signal_masks(status: str) -> dict[str, int]:
+    """``{"SigBlk": mask, "SigIgn": mask}`` from the text of a /proc/PID/status."""
+    fields = dict(line.split(":", 1) for line in status.splitlines() if line.startswith(("SigBlk:", "SigIgn:")))
+    return {name: int(value, 16) for name, value in fields.items()}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, inheriting, run_cli, signal_masks
 
 MODES = ("fresh", "zygote")
 
@@ -364,6 +364,62 @@ def test_sigterm_during_zygote_checks_kills_every_fork_and_grandchild(tmp_path: 
     assert left == {}, log.read_text()
     assert not report.exists() or json.loads(report.read_text())["ok"] is False
     assert "interrupted by SIGTERM" in log.read_text()
+
+
+SIGNAL_RECORDER = """
+    import json
+    import os
+    import subprocess
+
+
+    def record(who):
+        with open("/proc/self/status") as handle:
+            own = handle.read()
+        spawned = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True).stdout
+        with open(os.environ["SIGNAL_RECORD"], "a") as handle:
+            handle.write(json.dumps({"who": who, "pid": os.getpid(), "own": own, "spawned": spawned}) + "\\n")
+
+
+    record("library")
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_interpreter_starts_with_the_signal_state_the_server_would_have(tmp_path: Path, mode: str) -> None:
+    """Checks, what they spawn, the zygote that preloads libraries and ``init``'s tracer: none may
+    start with signals blocked or reset that the server would get as inherited (a module that
+    SIGTERMs itself dies of it, as the server would)."""
+    library = write_tree(tmp_path / "lib" / "site-packages", {"sigrecorder.py": SIGNAL_RECORDER})
+    root = write_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/main.py": "import sigrecorder\n\nsigrecorder.record('app')\n",
+        "app/selfterm.py": "import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGTERM)\n",
+        "preflight.yaml": "version: 1\nimports: [app.main, app.selfterm]\n",
+    })
+    records = tmp_path / "records.jsonl"
+    env = cli_env(PYTHONPATH=str(library), SIGNAL_RECORD=str(records))
+    prefix = inheriting([signal.SIGHUP], [signal.SIGUSR2])
+    subprocess.run([*prefix, sys.executable, "-c", "import app.main"], cwd=root, env=env, check=True)
+    direct = json.loads(records.read_text().splitlines()[-1])
+    expected = signal_masks(direct["own"])
+    assert expected == {"SigBlk": 1 << (signal.SIGUSR2 - 1), "SigIgn": signal_masks(direct["own"])["SigIgn"]}
+    assert expected["SigIgn"] & 1 << (signal.SIGHUP - 1)
+    records.unlink()
+    result = run_cli(["check", "--mode", mode], cwd=root, env=env, prefix=prefix)
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    assert result.check("app.main")["status"] == "passed"
+    selfterm = result.check("app.selfterm")
+    assert (selfterm["cause"], selfterm["error_type"]) == ("crashed", "SIGTERM")
+    checked = [json.loads(line) for line in records.read_text().splitlines()]
+    pids = {who: {r["pid"] for r in checked if r["who"] == who} for who in ("library", "app")}
+    assert pids["library"].isdisjoint(pids["app"]) is (mode == "zygote")  # zygote: preloaded, then a fork
+    traced = run_cli(["init", "app.main", "--out", "draft.yaml"], cwd=root, env=env, prefix=prefix)
+    assert traced.returncode == 0, traced.stderr
+    seen = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(seen) > len(checked)
+    for record in seen:
+        assert signal_masks(record["own"]) == expected, record["who"]
+        assert signal_masks(record["spawned"]) == signal_masks(direct["spawned"]), record["who"]
 
 
 def test_the_report_says_which_mode_ran(tmp_path: Path) -> None:

@@ -64,6 +64,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# As this interpreter was started, like a fresh one: each fork gets them back (``_as_started``).
+_STARTED_TERM, _STARTED_MASK = signal.getsignal(signal.SIGTERM), signal.pthread_sigmask(signal.SIG_BLOCK, ())
 run_import._make_cwd_first()  # as in a fresh check: the working directory first, this directory gone
 
 _OWN_MODULES = ("run_import", "preflight_preload_scan", "preflight_zygote", "inspect_env")
@@ -96,6 +98,7 @@ def main(argv: list[str]) -> int:
 def _serve(control: int, events: int) -> int:
     server = _Server(_Lines(control), events)
     signal.signal(signal.SIGTERM, server.terminate)  # the parent's way to stop it while it preloads
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # even if it came blocked
     while True:  # forks asked for before the preload are as clean as fresh interpreters
         message = server.reader.next_blocking()
         if message is None or message["op"] == "exit":
@@ -398,8 +401,7 @@ class _Server:
     def _fork_unmasked(self, message: dict, token: bool) -> None:
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter
-            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            _as_started()
             os.setpgid(0, 0)
             self.selector.close()  # only this process's descriptor: the zygote's registrations stay
             self.reader.close()
@@ -569,8 +571,7 @@ def _module_of(run: dict) -> str | None:
 
 def _trial(names: list[str], app_tops) -> None:
     """In a fork: import ``names``; exit 0 if the process is still safe to fork from, else 3."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    _as_started()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -582,6 +583,12 @@ def _trial(names: list[str], app_tops) -> None:
     except BaseException:
         safe = False
     os._exit(0 if safe else 3)
+
+
+def _as_started() -> None:
+    """In a fork: SIGTERM's disposition and the signal mask as this interpreter started with, as in a fresh one."""
+    signal.signal(signal.SIGTERM, _STARTED_TERM)
+    signal.pthread_sigmask(signal.SIG_SETMASK, _STARTED_MASK)
 
 
 def _readable(fd: int) -> bool:
