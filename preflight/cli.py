@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from preflight import __version__
+from preflight import __version__, signal_state  # signal_state first: it notes the signals as inherited
 from preflight.errors import Interrupted, PreflightError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -127,6 +127,7 @@ def entry() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal_state.own_children()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command in ("serve", "probe", "schema"):
         return _dispatch(args)
@@ -385,12 +386,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _signals_interrupt() -> Iterator[None]:
-    """While checks run, SIGTERM and SIGINT raise ``Interrupted`` (the runner then kills its children)."""
+    """While checks run, SIGTERM and SIGINT raise ``Interrupted`` (the runner then kills its children);
+    one inherited ignored stays ignored, as it will be in the server."""
 
     def handler(signum: int, frame: object) -> None:
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, handler) for s in signal_state.INTERRUPTS if s not in signal_state.IGNORED}
     try:
         yield
     finally:

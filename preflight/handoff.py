@@ -1,4 +1,4 @@
-"""Become the server: restore what Python changed about signals, then ``os.execvp`` in place.
+"""Become the server: give back the signal state preflight was started with, then ``os.execvp`` in place.
 
 After the exec the server has this PID, the untouched argv, the environment, stdin and fds 0-2.
 Every fd preflight opened itself is close-on-exec (PEP 446), so none leaks into the server.
@@ -7,13 +7,10 @@ Every fd preflight opened itself is close-on-exec (PEP 446), so none leaks into 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
+from preflight import signal_state
 from preflight.errors import PreflightError
-
-# Python ignores these at start-up; an ignored disposition would survive the exec.
-_RESET = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCHLD")
 
 
 class ExecFailed(PreflightError):
@@ -40,12 +37,7 @@ def exec_server(command: list[str]) -> None:
     """Replace this process with ``command``; returns only by raising ``ExecFailed``."""
     sys.stdout.flush()
     sys.stderr.flush()
-    for name in _RESET:
-        signum = getattr(signal, name, None)
-        if signum is not None:
-            signal.signal(signum, signal.SIG_DFL)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal_state.restore()
     try:
         os.execvp(command[0], command)
     except FileNotFoundError:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, cli_env, free_port, run_cli
+from conftest import alive, cli_env, free_port, inheriting, run_cli, signal_masks
 
 GATE = [sys.executable, "-m", "preflight"]
 
@@ -40,6 +40,32 @@ def test_exec_keeps_pid_argv_env_stdin_and_clean_fds_and_signals(fixture_tree):
                            cwd=tree, env=cli_env(), capture_output=True, text=True, check=True)
     assert shell.stdout.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]  # nothing Python set survives
     assert "starting the server" in err
+
+
+INHERITED_IGNORED = [signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGTERM, signal.SIGCHLD]
+
+
+@pytest.mark.parametrize("mode", ["fresh", "zygote"])
+def test_the_server_gets_the_signal_state_the_gate_was_started_with(fixture_tree, mode):
+    """``nohup`` or ``trap ''`` leave signals ignored, a supervisor may leave some blocked: the server
+    gets them as it would without the gate, not reset to the default (the checks still run)."""
+    tree = fixture_tree("server_probe")
+    prefix = inheriting(INHERITED_IGNORED, [signal.SIGUSR2])
+    shell = ["cat", "/proc/self/status"]
+    gated = subprocess.run([*prefix, *GATE, "run", "--mode", mode, "--", *shell], cwd=tree, env=cli_env(),
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert gated.returncode == 0, gated.stderr
+    assert '"status": "passed"' in gated.stderr and '"ok": true' in gated.stderr
+    bare = subprocess.run([*prefix, *shell], capture_output=True, text=True, check=True)
+    expected = {"SigBlk": 1 << (signal.SIGUSR2 - 1), "SigIgn": sum(1 << (s - 1) for s in INHERITED_IGNORED)}
+    assert signal_masks(gated.stdout) == signal_masks(bare.stdout) == expected
+    python_server = [sys.executable, "describe_self.py"]
+    gated = subprocess.run([*prefix, *GATE, "run", "--mode", mode, "--", *python_server], cwd=tree, env=cli_env(),
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
+    bare = subprocess.run([*prefix, *python_server], cwd=tree, capture_output=True, text=True, check=True,
+                          stdin=subprocess.DEVNULL)
+    seen, without_gate = json.loads(gated.stdout), json.loads(bare.stdout)
+    assert (seen["sig_ignored"], seen["sig_blocked"]) == (without_gate["sig_ignored"], without_gate["sig_blocked"])
 
 
 def test_failing_check_never_starts_the_server(fixture_tree):
