@@ -7,11 +7,16 @@ in: as is, escaped the way ``repr`` and JSON escape it (a PEM key's newlines as 
 multi-line value on its own, and any part of these of ``RUN_LENGTH`` consecutive characters or more
 (pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``), except
 inside a path, where such a part is a directory's name far more often than an echo.
+
+A value that is a path is no secret and stays readable (``APP_HOME=/srv/app`` in a traceback): one made
+of path characters only whose every ``os.pathsep``-separated part starts with ``/``, ``./``, ``../`` or
+``~`` and exists here. Anything else that merely starts like one (a base64 key ``/q8Zk...==``) is a value.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any, Mapping
 
@@ -21,7 +26,8 @@ MIN_LENGTH = 8  # shorter values are replaced nowhere: too likely to be ordinary
 RUN_LENGTH = 16  # a part this long of a value is replaced; shorter echoes of it are left alone
 _GRAM = 8  # index key length; text is probed every RUN_LENGTH - _GRAM + 1 characters
 _MAX_OFFSETS = 16  # per key: keys shared by many values (a URL scheme) or a value repeating itself
-_PATH_START = ("/", "./", "~")
+_PATH_START = ("/", "./", "../", "~")
+_PATH_CHARS = re.compile(r"[\w.~/@+,:-]+", re.ASCII)  # no blanks, quotes, '=', '%', '?', '&', '#'
 _DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a path in a traceback
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
@@ -73,7 +79,7 @@ class Secrets:
                 probe += step
                 continue
             start, end, name, whole = span
-            if not whole and _in_path(text, start):  # a directory named like part of a value, not an echo
+            if not whole and _in_path(text, start, end):  # a directory named like part of a value, not an echo
                 probe += step
                 continue
             pieces += [text[done:max(start, done)], f"<redacted:${name}>"]
@@ -93,15 +99,24 @@ def _forms(value: str) -> set[str]:
 
 def _could_be_secret(value: str) -> bool:
     value = value.strip()
-    return (len(value) >= MIN_LENGTH and not value.startswith(_PATH_START)
+    return (len(value) >= MIN_LENGTH and not _is_path(value)
             and not _VERSION_LIKE.fullmatch(value) and value.lower() not in ("true", "false"))
 
 
-def _in_path(text: str, index: int) -> bool:
-    """Whether ``text[index]`` is in a word (delimited by blanks, quotes, brackets) that is a path."""
+def _is_path(value: str) -> bool:
+    """Whether ``value`` is a path, or a list of them, that exists on this machine."""
+    parts = [part for part in value.split(os.pathsep) if part]
+    return bool(_PATH_CHARS.fullmatch(value) and parts) and all(
+        part.startswith(_PATH_START) and os.path.exists(os.path.expanduser(part)) for part in parts)
+
+
+def _in_path(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is inside one name of a path: in a word (delimited by blanks, quotes,
+    brackets) that starts as a path does, after that start, with no ``/`` in it."""
+    index = start
     while index > 0 and text[index - 1] not in _DELIMITERS:
         index -= 1
-    return text.startswith(_PATH_START, index)
+    return index < start and "/" not in text[start:end] and text.startswith(_PATH_START, index)
 
 
 def _widest(text: str, probe: int, places: list[tuple[str, int, str]]) -> tuple[int, int, str, bool] | None:

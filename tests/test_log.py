@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+
+import pytest
 
 from conftest import run_cli
 
@@ -42,10 +45,11 @@ def test_report_matches_the_log(fixture_tree):
     assert causes_in_log == causes_in_report == ["name_error", "name_error"]
 
 
-def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree):
+@pytest.mark.parametrize("canary", ["canary-9f8e7d6c5b", "/q8Zk3vR+T1xWmB0aLp9sE==", "~/.t0k3n-AbCdEf0123"])
+def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree, canary):
+    """A value that only starts like a path (a base64 key starting with ``/``) is a secret too."""
     from conftest import cli_env
 
-    canary = "canary-9f8e7d6c5b"
     result = run_cli(["check"], fixture_tree("echoes_secret"), env=cli_env(PREFLIGHT_FIXTURE_DB_PASSWORD=canary))
     check = result.check("app.settings")
     assert check["cause"] == "import_error" and check["error_type"] == "ValueError"
@@ -84,6 +88,30 @@ def test_escaped_truncated_and_per_line_echoes_are_redacted(fixture_tree):
     assert "third line: <redacted:$PREFLIGHT_FIXTURE_SIGNING_KEY>" in check["output"]
     shown = result.stderr + result.stdout + json.dumps(result.report)
     assert [p for p in _pieces(WEBHOOK_SECRET) + _pieces(SIGNING_KEY) if p in shown] == []
+
+
+def test_paths_that_exist_stay_readable_and_a_partial_echo_of_a_slash_key_does_not(tmp_path):
+    from conftest import cli_env
+
+    key = "/q8Zk3vR+T1xWmB0aLp9sE4tYuI2oP7aSdFgHjKl=="
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "settings.py").write_text(
+        "import os\n\n"
+        "print('plugins from', os.environ['PREFLIGHT_FIXTURE_PLUGIN_DIRS'])\n"
+        "print('key', os.environ['PREFLIGHT_FIXTURE_KEY'][:24] + '...')\n"
+        "raise ValueError(f\"no key file at {os.environ['PREFLIGHT_FIXTURE_KEY']}\")\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.settings]\n")
+    plugin_dirs = f"{tmp_path / 'plugins'}{os.pathsep}{tmp_path / 'app'}"
+    result = run_cli(["check"], tmp_path, env=cli_env(PREFLIGHT_FIXTURE_KEY=key,
+                                                      PREFLIGHT_FIXTURE_PLUGIN_DIRS=plugin_dirs))
+    check = result.check("app.settings")
+    assert check["message"].endswith("no key file at <redacted:$PREFLIGHT_FIXTURE_KEY>")
+    assert f"plugins from {plugin_dirs}" in check["output"]
+    assert "key <redacted:$PREFLIGHT_FIXTURE_KEY>..." in check["output"]
+    assert f'File "{tmp_path / "app" / "settings.py"}", line 5' in check["stack_trace"]
+    assert [p for p in _pieces(key) if p in result.stderr + result.stdout + json.dumps(result.report)] == []
 
 
 def test_init_redacts_what_a_failing_entry_point_echoes(fixture_tree):
