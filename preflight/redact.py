@@ -6,7 +6,9 @@ a secret is replaced by ``<redacted:$NAME>`` before the report exists, in the fo
 in: as is, escaped the way ``repr`` and JSON escape it (a PEM key's newlines as ``\\n``), each line of a
 multi-line value on its own, and any part of these of ``RUN_LENGTH`` consecutive characters or more
 (pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``), except
-inside a path, where such a part is a directory's name far more often than an echo.
+inside a path, where such a part is a directory's name far more often than an echo, and except for
+values with blanks in them: prose (a description, a test's name) shares runs of words with ordinary
+text, so it is replaced only whole.
 
 A value that is a path is no secret and stays readable (``APP_HOME=/srv/app`` in a traceback): one made
 of path characters only whose every ``os.pathsep``-separated part starts with ``/``, ``./``, ``../`` or
@@ -41,11 +43,15 @@ class Secrets:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.short: dict[str, str] = {}  # {form: NAME}, forms under RUN_LENGTH, matched whole
+        self.prose: dict[str, str] = {}  # {form: NAME}, forms with blanks, matched whole, before any run
         self.index: dict[str, list[tuple[str, int, str]]] = {}  # {_GRAM chars: [(form, offset, NAME)]}
         for name, value in environ.items():
             if name in _BENIGN or name.startswith(("LC_", "XDG_")):
                 continue
             for form in _forms(value):
+                if any(c.isspace() for c in form):  # prose shares runs of words with ordinary text
+                    self.prose.setdefault(form, name)
+                    continue
                 if len(form) < RUN_LENGTH:
                     self.short.setdefault(form, name)
                     continue
@@ -54,12 +60,17 @@ class Secrets:
                     if len(places) < _MAX_OFFSETS:
                         places.append((form, offset, name))
         self.short = dict(sorted(self.short.items(), key=lambda item: -len(item[0])))
+        self.prose = dict(sorted(self.prose.items(), key=lambda item: -len(item[0])))
 
     def __bool__(self) -> bool:
-        return bool(self.short or self.index)
+        return bool(self.short or self.prose or self.index)
 
     def text(self, text: str) -> str:
-        """``text`` with each run of RUN_LENGTH characters or more of a value, then each short value, replaced."""
+        """``text`` with each whole value with blanks, then each run of RUN_LENGTH characters or more of
+        a value, then each short value, replaced."""
+        for form, name in self.prose.items():
+            if form in text:
+                text = text.replace(form, f"<redacted:${name}>")
         if self.index and len(text) >= RUN_LENGTH:
             text = self._runs(text)
         for form, name in self.short.items():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_env, run_cli
 
 
 def test_json_log_one_line_per_event_with_cloud_logging_fields(fixture_tree):
@@ -150,3 +150,15 @@ def test_a_passing_start_logs_the_same_lines_without_structlog():
     loaded = subprocess.run([sys.executable, "-c", "import sys, preflight.log, preflight.cli; "
                              "print('structlog' in sys.modules)"], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_a_value_with_blanks_in_it_is_replaced_only_whole(tmp_path):
+    """Prose in a variable (a description, a test's name) shares runs of words with ordinary text:
+    only the whole value is an echo of it. A hint naming a distribution must stay readable."""
+    (tmp_path / "needs.py").write_text("import google.cloud.storage\n")
+    (tmp_path / "echo.py").write_text("import os\n\nraise RuntimeError(os.environ['APP_BLURB'])\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [needs, echo]\n")
+    blurb = "uploads to google-cloud-storage buckets for the reporting team"
+    result = run_cli(["check"], tmp_path, env=cli_env(APP_BLURB=blurb))
+    assert result.check("needs")["details"]["install"] == "google-cloud-storage"
+    assert blurb not in result.stderr and "<redacted:$APP_BLURB>" in result.check("echo")["message"]
