@@ -9,7 +9,6 @@ import os
 import re
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import (
@@ -21,7 +20,7 @@ from pydantic import (
     ValidationError,
 )
 
-from preflight import spec
+from preflight import manifest_yaml, spec
 from preflight.errors import ManifestError
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -166,7 +165,7 @@ def load_manifest(path: str) -> spec.Manifest:
 
 def parse_manifest(text: str, path: str) -> spec.Manifest:
     """Validate manifest ``text``; ``path`` names it in errors and anchors relative paths."""
-    data, lines = _parse_yaml(text, path)
+    data, lines = manifest_yaml.parse(text, path)
     if not isinstance(data, dict):
         raise ManifestError(path, ["line 1: the manifest must be a mapping (key: value), like 'version: 1'"])
     try:
@@ -198,43 +197,6 @@ def _to_spec(model: ManifestModel, path: str) -> spec.Manifest:
         timeout=model.timeout,
         static=static,
     )
-
-
-def _parse_yaml(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML safely and map each key path, as a tuple, to its 1-based line."""
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_cls(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except RecursionError:
-        raise ManifestError(path, ["malformed YAML: an alias refers to itself"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(path, [f"{where}malformed YAML: {problem}"]) from None
-    finally:
-        loader.dispose()
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        try:
-            _record_lines(node, (), lines)
-        except RecursionError:
-            raise ManifestError(path, ["malformed YAML: an alias refers to itself"]) from None
-    return data, lines
-
-
-def _record_lines(node: yaml.Node, key_path: tuple, lines: dict[tuple, int]) -> None:
-    lines[key_path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = key_path + (key_node.value,)
-            _record_lines(value_node, child, lines)
-            lines[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _record_lines(item, key_path + (index,), lines)
 
 
 def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:

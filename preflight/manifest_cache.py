@@ -16,7 +16,7 @@ import os
 from preflight import __version__
 from preflight.spec import Manifest
 
-FORMAT = 2  # also bumped when validation gets stricter: entries it would now reject are dropped
+FORMAT = 3  # also bumped when validation gets stricter: entries it would now reject are dropped
 
 
 def cache_dir() -> str:

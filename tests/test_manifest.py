@@ -12,6 +12,10 @@ from conftest import cli_env, run_cli
 
 MARKER_MODULE = "import os\nopen(os.path.join(os.path.dirname(__file__), 'IMPORTED'), 'w').close()\n"
 
+# aliases of aliases: 9**8 strings once expanded (PyYAML builds it in milliseconds, sharing the lists)
+BOMB = "version: 1\nimports: [marker]\na: &a [" + ", ".join(['"lol"'] * 9) + "]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n" for prev, name in zip("abcdefg", "bcdefgh"))
+
 CASES = {
     "unknown_key": ("version: 1\nimports: [marker]\ntimeuot: 5\n", "line 3: (top level): unknown key 'timeuot'"),
     "wrong_type": ("version: 1\ntimeout: soon\nimports: [marker]\n", "line 2: timeout:"),
@@ -27,7 +31,19 @@ CASES = {
     "bad_requirement": ("version: 1\ndistributions: [\"redis>>5\"]\nimports: [marker]\n",
                         "line 2: distributions.0: 'redis>>5' is not a PEP 508 requirement"),
     "huge_timeout": ("version: 1\ntimeout: 1e308\nimports: [marker]\n", "line 2: timeout: Input should be less than or equal to 3600"),
-    "self_alias": ("version: 1\nimports: &a [*a]\n", "malformed YAML"),
+    "self_alias": ("version: 1\nimports: &a [*a]\n", "line 2: YAML anchors and aliases (&a) are not allowed"),
+    "alias": ("version: 1\nnames: &n [marker]\nimports: *n\n", "line 2: YAML anchors and aliases (&n) are not allowed"),
+    "billion_laughs": (BOMB, "line 3: YAML anchors and aliases (&a) are not allowed"),
+    "deep_nesting": ("version: 1\nimports: [marker]\nx: " + "[" * 3000 + "]" * 3000 + "\n",
+                     "line 3: nested more than 32 levels deep"),
+    "deeper_than_libyaml_recurses": ("version: 1\nimports: [marker]\nx: " + "[" * 200_000 + "]" * 200_000 + "\n",
+                                     "line 3: nested more than 32 levels deep"),
+    "duplicate_key": ("version: 1\nimports: [nonexistent_zz]\nimports: [marker]\n",
+                      "line 3: (top level): duplicate key 'imports' (first at line 2)"),
+    "duplicate_nested_key": ("version: 1\nimports:\n  - module: nonexistent_zz\n    symbols: [x]\n    module: marker\n",
+                             "line 5: imports.0: duplicate key 'module' (first at line 3)"),
+    "duplicate_flow_key": ("version: 1\nenv: {required: [A], required: []}\nimports: [marker]\n",
+                           "line 2: env: duplicate key 'required' (first at line 2)"),
     "bool_timeout": ("version: 1\ntimeout: true\nimports: [marker]\n",
                      "line 2: timeout: expected a number of seconds, not true"),
     "bool_import_timeout": ("version: 1\nimports:\n  - module: marker\n    timeout: yes\n",
