@@ -2,7 +2,8 @@
 
 Exit codes: 0 all checks passed, 1 a check failed, 2 bad manifest or usage, 128+N interrupted by
 signal N while checking; ``run`` then carries the server's own exit status (126/127 when the
-command cannot be executed at all).
+command cannot be executed at all); ``probe`` exits 0 or 1 only. Off a terminal, every line written
+to stderr is a JSON event (``log.say``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from preflight import __version__, signal_state  # signal_state first: it notes the signals as inherited
-from preflight.errors import Interrupted, PreflightError
+from preflight.errors import Interrupted, PreflightError, UsageError
+from preflight.settings import CHOICES, choice
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_MANIFEST = "preflight.yaml"
@@ -23,9 +25,8 @@ DEFAULT_RUN_REPORT = "/tmp/preflight-report.json"  # a file: never an importable
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code is 2 too; keep the wording ours
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"preflight: error: {message}\n")
+    def error(self, message: str) -> None:  # reported like every other usage error (and as JSON off a TTY)
+        raise UsageError(message, usage=self.format_usage().strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--report", metavar="PATH", help="write the report-v1 JSON document here")
         p.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
         p.add_argument("--verbose", "-v", action="store_true", help="console view: show tracebacks")
-        p.add_argument("--mode", choices=("zygote", "fresh"), default=os.environ.get("PREFLIGHT_MODE") or "zygote",
-                       help="zygote: fork each check from an interpreter that preloaded the third-party "
-                            "dependencies (default; falls back to fresh where forking is unsafe); "
-                            "fresh: a new interpreter per check")
+        p.add_argument("--mode", choices=CHOICES["PREFLIGHT_MODE"],
+                       help="default: $PREFLIGHT_MODE, else zygote. zygote: fork each check from an interpreter "
+                            "that preloaded the third-party dependencies (falls back to fresh where forking is "
+                            "unsafe); fresh: a new interpreter per check")
 
     check = sub.add_parser("check", help="run the manifest's checks and report")
     check.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
@@ -128,15 +129,59 @@ def entry() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal_state.own_children()
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _log_error(exc, _format_asked(argv), argv[:1] == ["probe"])
     if args.command in ("serve", "probe", "schema"):
         return _dispatch(args)
     with _signals_interrupt():  # from the start: as PID 1 an unhandled SIGTERM would be ignored
         return _dispatch(args)
 
 
+def _format_asked(argv: list[str]) -> str | None:
+    """``--format`` from a command line argparse rejected (``diff``'s is its stdout's, not the log's)."""
+    if argv[:1] == ["diff"]:
+        return None
+    for index, arg in enumerate(argv[:argv.index("--")] if "--" in argv else argv):
+        value = arg.partition("=")[2] if arg.startswith("--format=") else (
+            argv[index + 1] if arg == "--format" and index + 1 < len(argv) else None)
+        if value in ("json", "console"):
+            return value
+    return None
+
+
+def _log_error(exc: PreflightError, requested_format: str | None, probe: bool = False) -> int:
+    """Say what went wrong on stderr (the console lines on a terminal, else one JSON ERROR event); the exit
+    status. A probe's is 1: Docker reserves 2 for HEALTHCHECK, and a probe answers healthy (0) or not (1)."""
+    from preflight import log
+
+    code = EXIT_FAILED if probe else exc.exit_code
+    console = "\n".join(filter(None, [getattr(exc, "usage", None), f"preflight: error: {exc}",
+                                      exc.tip and f"preflight: tip: {exc.tip}"]))
+    log.say(requested_format, "ERROR", exc.headline(), console, event_type="error", exit_code=code, hint=exc.tip,
+            **exc.fields())
+    return code
+
+
+def _say(args: argparse.Namespace, severity: str, message: str, console: str, **fields: object) -> None:
+    """A line of preflight's own on stderr, in the command's log format."""
+    from preflight import log
+
+    log.say(_requested_format(args), severity, message, console, **fields)
+
+
+def _requested_format(args: argparse.Namespace) -> str | None:
+    return None if args.command == "diff" else getattr(args, "format", None)
+
+
+_INTERRUPTED = {"run": "checks killed, nothing started", "check": "checks killed", "serve": "checks killed"}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
+        _settle(args)
         if args.command == "schema":
             return _schema()
         if args.command == "validate":
@@ -151,14 +196,25 @@ def _dispatch(args: argparse.Namespace) -> int:
             return {"image": _image, "probe": _probe, "serve": _serve}[args.command](args)
         return _run(args)
     except PreflightError as exc:
-        print(f"preflight: error: {exc}", file=sys.stderr)
-        if exc.tip:
-            print(f"preflight: tip: {exc.tip}", file=sys.stderr)
-        return exc.exit_code
+        return _log_error(exc, _requested_format(args), args.command == "probe")
     except Interrupted as exc:
         name = signal.Signals(exc.signum).name
-        print(f"preflight: interrupted by {name}: checks killed, nothing started", file=sys.stderr)
+        message = f"interrupted by {name}: {_INTERRUPTED.get(args.command, f'preflight {args.command} stopped')}"
+        _say(args, "ERROR", message, f"preflight: {message}", event_type="interrupted", signal=name,
+             exit_code=exc.exit_code)
         return exc.exit_code
+
+
+def _settle(args: argparse.Namespace) -> None:
+    """Defaults from the environment, and every output path, checked before anything runs."""
+    if hasattr(args, "mode"):
+        args.mode = args.mode or choice("PREFLIGHT_MODE") or "zygote"
+    if args.command in ("check", "run", "serve", "scan", "init"):
+        choice("PREFLIGHT_STATIC_ANALYSER")
+    if args.command == "run":
+        args.report = args.report or os.environ.get("PREFLIGHT_REPORT")  # given: checked like --report
+    if args.command != "probe" and getattr(args, "report", None):
+        _check_report_path(args.report)
 
 
 def _schema() -> int:
@@ -177,9 +233,9 @@ def _validate(args: argparse.Namespace) -> int:
     manifest, entry = manifest_cache.validate_and_store(path)
     print(f"preflight: {path} is valid ({len(manifest.imports)} import{'' if len(manifest.imports) == 1 else 's'})")
     if entry is None:
-        print(f"preflight: warning: not cached: {manifest_cache.cache_dir()} cannot be written; every start "
-              f"will validate it again (set PREFLIGHT_CACHE_DIR to a directory the server's user can read)",
-              file=sys.stderr)
+        message = (f"not cached: {manifest_cache.cache_dir()} cannot be written; every start will validate it "
+                   f"again (set PREFLIGHT_CACHE_DIR to a directory the server's user can read)")
+        _say(args, "WARNING", message, f"preflight: warning: {message}", event_type="not_cached")
     else:
         print(f"preflight: cached as {entry}: a start with the same manifest path, $HOME and preflight "
               f"version skips validating it")
@@ -203,13 +259,24 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
     python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
     args.sys_path_head = interpreter.sys_path_head(command, os.environ)
-    args.report = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
+    args.report = args.report or DEFAULT_RUN_REPORT  # the default is not checked up front: see _publish
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
         return EXIT_FAILED
     handoff.reap_orphans()
     handoff.exec_server(command)
     return EXIT_FAILED  # not reached: exec_server replaces this process or raises
+
+
+def _check_report_path(path: str) -> None:
+    from preflight.files import check_writable
+
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}",
+                         tip="point --report (or PREFLIGHT_REPORT for `run`) at a file in an existing, writable "
+                             "directory; /dev/stdout and FIFOs are written through") from None
 
 
 def _manifest_path(given: str | None) -> str:
@@ -302,9 +369,12 @@ def _publish(report, args: argparse.Namespace, starting: bool = False):
         try:
             write_report(report, args.report)
         except OSError as exc:
-            logger.error(f"could not write the report to {args.report}: {exc.strerror}", path=args.report,
-                         hint="`preflight probe` reads this file: point --report or PREFLIGHT_REPORT at a "
-                              "writable path (a read-only root filesystem needs an emptyDir or tmpfs there)")
+            message = f"could not write the report to {args.report}: {exc.strerror}"
+            hint = ("`preflight probe` reads this file: point --report or PREFLIGHT_REPORT at a writable path "
+                    "(a read-only root filesystem needs an emptyDir or tmpfs there)")
+            if not starting:  # a server start goes on without it; anything else fails
+                raise UsageError(message, tip=hint) from None
+            logger.error(message, path=args.report, hint=hint)
     return report
 
 
@@ -319,7 +389,8 @@ def _scan(args: argparse.Namespace) -> int:
         from preflight.static.baseline import write
 
         count = write(report.checks, args.write_baseline)
-        print(f"preflight: {count} findings written to {args.write_baseline}", file=sys.stderr)
+        message = f"{count} findings written to {args.write_baseline}"
+        _say(args, "INFO", message, f"preflight: {message}", event_type="baseline_written")
         return EXIT_OK
     _publish(report, args)
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -331,7 +402,7 @@ def _init(args: argparse.Namespace) -> int:
     python = interpreter.validate(args.python) if args.python else sys.executable
     result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
     for line in result.notes:
-        print(f"preflight: {line}", file=sys.stderr)
+        _say(args, "INFO" if result.ok else "ERROR", line, f"preflight: {line}", event_type="init")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -358,9 +429,11 @@ def _probe(args: argparse.Namespace) -> int:
 
     path = args.report or os.environ.get("PREFLIGHT_REPORT") or DEFAULT_RUN_REPORT
     verdict = probes.probe(path, probes.port_from(args.port), args.host)
-    print(f"preflight probe: {'ok' if verdict.ok else 'failing'}: {verdict.message}",
-          file=sys.stdout if verdict.ok else sys.stderr)
-    return EXIT_OK if verdict.ok else EXIT_FAILED
+    if verdict.ok:
+        print(f"preflight probe: ok: {verdict.message}")
+        return EXIT_OK
+    _say(args, "WARNING", verdict.message, f"preflight probe: failing: {verdict.message}", event_type="probe")
+    return EXIT_FAILED
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -377,8 +450,8 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
     with server:
-        print(f"preflight serve: answering GET /startup and /healthz on http://{args.host}:{server.port}",
-              file=sys.stderr, flush=True)
+        message = f"answering GET /startup and /healthz on http://{args.host}:{server.port}"
+        _say(args, "INFO", message, f"preflight serve: {message}", event_type="listening", port=server.port)
         server.publish(_gate(manifest_path, python, args, starting=False))
         probes.wait_for_stop()
     return EXIT_OK

@@ -9,6 +9,14 @@ class PreflightError(Exception):
     exit_code = 2
     tip: str | None = None
 
+    def headline(self) -> str:
+        """The error on one line, for a JSON log event's ``message``."""
+        return " ".join(str(self).split())
+
+    def fields(self) -> dict[str, object]:
+        """Extra fields for the JSON log event."""
+        return {}
+
 
 class ManifestError(PreflightError):
     """The manifest is missing, unreadable, malformed or invalid."""
@@ -18,13 +26,23 @@ class ManifestError(PreflightError):
         self.problems = problems
         super().__init__(f"invalid manifest {path}:\n" + "\n".join(f"  - {p}" for p in problems))
 
+    def headline(self) -> str:
+        return f"invalid manifest {self.path}: " + "; ".join(self.problems)
+
+    def fields(self) -> dict[str, object]:
+        return {"path": self.path, "problems": self.problems}
+
 
 class UsageError(PreflightError):
     """The command line asks for something that cannot be done."""
 
-    def __init__(self, message: str, tip: str | None = None) -> None:
+    def __init__(self, message: str, tip: str | None = None, usage: str | None = None) -> None:
         super().__init__(message)
         self.tip = tip
+        self.usage = usage  # the command's usage line, for argument errors
+
+    def fields(self) -> dict[str, object]:
+        return {"usage": self.usage} if self.usage else {}
 
 
 class Interrupted(BaseException):

@@ -158,6 +158,17 @@ class LineLogger:
         self._log("error", event, fields)
 
 
+def say(requested_format: str | None, severity: str, message: str, console: str, stream: TextIO | None = None,
+        **fields: Any) -> None:
+    """One line of preflight's own (an error, an interruption, a banner): ``console`` as it stands in the
+    console view, else one JSON event through the processors of every check event. Needs no structlog."""
+    stream = stream or sys.stderr
+    if choose_format(requested_format, stream) == "console":
+        print(console, file=stream, flush=True)
+    else:
+        LineLogger(stream, processors("json", stream))._log(severity.lower(), message, fields)
+
+
 def log_report(logger: Any, report: r.Report, starting: bool = False) -> None:
     """One event per check, then a summary; ``starting`` when a server waits on the verdict."""
     for check in report.checks:

@@ -133,6 +133,7 @@ def wait_for_stop() -> int:
 
 def port_from(value: int | None, environ: Mapping[str, str] = os.environ) -> int | None:
     """``--port`` when given, else ``$PORT`` when set (0 or empty: no TCP check)."""
+    given = value is not None
     if value is None:
         raw = environ.get("PORT", "").strip()
         if not raw:
@@ -141,5 +142,6 @@ def port_from(value: int | None, environ: Mapping[str, str] = os.environ) -> int
     if not 0 <= value <= 65535:
         from preflight.errors import UsageError
 
-        raise UsageError("the port must be a number from 1 to 65535", tip="--port 8000, or set PORT")
+        raise UsageError(f"{'--port' if given else 'PORT'} is not a port number from 1 to 65535 (0: no TCP check)",
+                         tip="--port 8000, or set PORT to the server's port")
     return value or None

@@ -85,4 +85,4 @@ def write_report(report: Report, path: str) -> None:
     """Write the report atomically: readers (probes) never see half a document."""
     from preflight.files import write_json
 
-    write_json(path, report.to_json(), indent=2)
+    write_json(path, report.to_json(), indent=2, make_dirs=False)  # the CLI checked the path up front

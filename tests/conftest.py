@@ -34,7 +34,19 @@ class Result:
         raise AssertionError(f"no {kind} check for {target}: {[c['target'] for c in self.report['checks']]}")
 
     def events(self) -> list[dict]:
-        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+        return events(self.stderr)
+
+
+def events(stderr: str) -> list[dict]:
+    """The JSON log events in ``stderr``; every line of it must be one (tests never run on a terminal)."""
+    return [json.loads(line) for line in stderr.splitlines()]
+
+
+def error_event(stderr: str) -> dict:
+    """The one ERROR event a command that failed before checking logs."""
+    errors = [e for e in events(stderr) if e["severity"] == "ERROR"]
+    assert len(errors) == 1, stderr
+    return errors[0]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import cli_env
+from conftest import cli_env, error_event
 from test_fingerprint import CANARY, check, service
 
 MONITORING_IMPORTER = "from app.services.monitoring import track_request\n"
@@ -227,7 +227,8 @@ def test_a_report_v1_file_with_bad_contents_exits_2_naming_the_file_and_the_prob
             result = diff(*args, "--format", "json", cwd=tmp_path)
             assert result.returncode == 2, (name, result.stderr)
             assert "Traceback" not in result.stderr and result.stdout == "", (name, result.stderr)
-            assert f"preflight: error: {path} is not " in result.stderr and words in result.stderr, (name, result.stderr)
+            message = error_event(result.stderr)["message"]
+            assert message.startswith(f"{path} is not ") and words in message, (name, result.stderr)
 
 
 def test_a_canary_value_never_appears_in_reports_logs_or_diffs(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REPO, cli_env, free_port, run_cli
+from conftest import REPO, cli_env, error_event, free_port, run_cli
 
 
 def test_unreachable_daemon_exits_2_without_printing_docker_host(tmp_path):
@@ -13,7 +13,7 @@ def test_unreachable_daemon_exits_2_without_printing_docker_host(tmp_path):
     result = run_cli(["image", "anything"], cwd=tmp_path, env=cli_env(DOCKER_HOST=f"unix://{socket_path}"))
     assert result.returncode == 2
     assert "cannot reach the engine $DOCKER_HOST names: No such file or directory" in result.stderr
-    assert "tip: start the engine" in result.stderr
+    assert error_event(result.stderr)["hint"].startswith("start the engine")
     assert str(socket_path) not in result.stderr  # variables are named, their values never printed
 
 

@@ -162,3 +162,40 @@ def test_a_value_with_blanks_in_it_is_replaced_only_whole(tmp_path):
     result = run_cli(["check"], tmp_path, env=cli_env(APP_BLURB=blurb))
     assert result.check("needs")["details"]["install"] == "google-cloud-storage"
     assert blurb not in result.stderr and "<redacted:$APP_BLURB>" in result.check("echo")["message"]
+
+
+ERROR_CASES = {  # what fails before or instead of the checks, and its exit status
+    "bad manifest": (["check"], "version: 1\nimports: [json]\nimports: [os]\n", {}, 2),
+    "bad argument": (["check", "--mode", "forked"], None, {}, 2),
+    "bad PREFLIGHT_MODE": (["check"], None, {"PREFLIGHT_MODE": "zygot"}, 2),
+    "command not found": (["run", "--", "no-such-server-zz"], None, {}, 127),
+    "not executable": (["run", "--", "./preflight.yaml"], None, {}, 126),
+}
+
+
+def test_every_line_on_stderr_is_a_json_event_off_a_terminal(tmp_path):
+    """`grep '"severity": "ERROR"'` finds what went wrong whatever the exit status (README, Logs)."""
+    for name, (args, manifest, env, code) in ERROR_CASES.items():
+        (tmp_path / "preflight.yaml").write_text(manifest or "version: 1\nimports: [json]\n")
+        result = run_cli(args, tmp_path, env=cli_env(**env), report=False)
+        assert result.returncode == code, (name, result.stderr)
+        events = [json.loads(line) for line in result.stderr.splitlines()]  # each line one JSON object
+        assert len(events) == 1, (name, result.stderr)
+        event = events[0]
+        assert event["severity"] == "ERROR" and event["exit_code"] == code and event["time"], (name, event)
+        assert event["message"] and "\n" not in event["message"], (name, event)
+        assert '"severity": "ERROR"' in result.stderr
+        if manifest:
+            assert event["problems"] == ["line 3: (top level): duplicate key 'imports' (first at line 2); YAML "
+                                         "would silently keep only the last"]
+
+
+def test_a_terminal_keeps_the_console_lines(tmp_path):
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [json]\nbogus: 1\n")
+    result = run_cli(["check", "--format", "console"], tmp_path, report=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["preflight: error: invalid manifest preflight.yaml:",
+                                          "  - line 3: (top level): unknown key 'bogus'"]
+    result = run_cli(["run", "--format", "console", "--", "no-such-server-zz"], tmp_path, report=False)
+    assert result.returncode == 127
+    assert result.stderr.startswith("preflight: error: command not found: 'no-such-server-zz'\npreflight: tip: ")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -152,3 +156,27 @@ def test_an_unquoted_off_is_the_severity_off(tmp_path):
     assert result.returncode == 0, result.stderr
     entry = json.loads(next((tmp_path / "cache").glob("manifests/*.json")).read_text())
     assert entry["static"]["twins"] == "off" and entry["static"]["import_cycles"] == "fail"
+
+
+def test_validate_interrupted_says_what_stopped(tmp_path):
+    """There are no checks to kill in `validate`: the message says validation stopped."""
+    fifo = tmp_path / "preflight.yaml"
+    os.mkfifo(fifo)  # validate blocks reading it: a moment to interrupt
+    proc = subprocess.Popen([sys.executable, "-m", "preflight", "validate"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=cli_env(PREFLIGHT_CACHE_DIR=str(tmp_path / "c")))
+    deadline = time.monotonic() + 60
+    while True:  # a writer can open the FIFO once validate has opened it to read
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            select.select([], [], [], 0.02)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    event = json.loads(err)
+    assert event["message"] == "interrupted by SIGTERM: preflight validate stopped" and event["severity"] == "ERROR"

@@ -644,3 +644,16 @@ def test_hundreds_of_checks_with_their_own_dependencies_stay_in_zygote_mode(tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.report["mode"] == "zygote", result.report.get("mode_reason")
     assert len(result.report["checks"]) == 400
+
+
+@pytest.mark.parametrize("name, value, allowed", [("PREFLIGHT_MODE", "zygot", "zygote, fresh"),
+                                                  ("PREFLIGHT_STATIC_ANALYSER", "rufff", "ruff, pyflakes")])
+def test_an_unknown_value_of_a_choice_variable_is_bad_input(tmp_path, name, value, allowed):
+    """Not a silent default (an unknown PREFLIGHT_MODE ran fresh, ten times slower): exit 2 before any check."""
+    write_tree(tmp_path, {"marker.py": "open(__file__ + '.IMPORTED', 'w')\n",
+                          "preflight.yaml": "version: 1\nimports: [marker]\n"})
+    result = run_cli(["check"], tmp_path, env=cli_env(**{name: value}))
+    assert result.returncode == 2, result.stderr
+    message = result.events()[0]["message"]
+    assert message == f"{name} is set to a value that is not one of: {allowed}"
+    assert not (tmp_path / "marker.py.IMPORTED").exists()

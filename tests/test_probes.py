@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, free_port, run_cli
+from conftest import cli_env, error_event, free_port, run_cli
 from dockerfixtures import http_get, wait_until
 
 MARKER_MODULE = """import os
@@ -86,9 +86,20 @@ def test_probe_fails_without_a_report(tmp_path):
     assert "no report at" in result.stderr and "PREFLIGHT_REPORT" in result.stderr
 
 
-def test_probe_rejects_a_bad_port(tmp_path):
-    result = run_cli(["probe", "--report", str(tmp_path / "r.json")], cwd=tmp_path, env=cli_env(PORT="http"))
-    assert result.returncode == 2 and "port must be a number" in result.stderr
+def test_probe_only_ever_exits_0_or_1(tmp_path):
+    """Docker reserves HEALTHCHECK status 2: bad input fails the probe (1) and says why."""
+    report = ["--report", str(tmp_path / "r.json")]
+    cases = [(["probe", *report], cli_env(PORT="http"), "PORT is not a port number"),
+             (["probe", *report, "--port", "70000"], cli_env(), "--port is not a port number"),
+             (["probe", *report, "--port", "http"], cli_env(), "argument --port: invalid int value"),
+             (["probe", "--bogus"], cli_env(), "unrecognized arguments: --bogus")]
+    for args, env, words in cases:
+        result = run_cli(args, cwd=tmp_path, env=env)
+        assert result.returncode == 1, (args, result.stderr)
+        event = error_event(result.stderr)
+        assert event["message"].startswith(words) and event["exit_code"] == 1, (args, event)
+        if "PORT" in words:
+            assert "http" not in event["message"]  # a variable's value is never printed
 
 
 class Serving:
@@ -99,7 +110,8 @@ class Serving:
              "--format", "json", *args],
             cwd=root, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         first = self.proc.stderr.readline()  # the gate says where it listens, then starts the checks
-        assert "answering GET /startup and /healthz" in first, first
+        banner = json.loads(first)  # --format json: every line on stderr is a JSON event
+        assert banner["severity"] == "INFO" and banner["message"].startswith("answering GET /startup and /healthz")
 
     def get(self, path: str) -> tuple[int, dict]:
         status, body = http_get(f"http://127.0.0.1:{self.port}{path}")

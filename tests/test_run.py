@@ -205,7 +205,9 @@ def test_signal_while_checking_kills_checks_and_exits(fixture_tree, tmp_path, si
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 128 + signum
     assert time.monotonic() - started < 10  # far inside the 120 s import timeout
-    assert "interrupted by" in err
+    event = json.loads(err)  # one JSON event, found by `grep '"severity": "ERROR"'`
+    assert event["severity"] == "ERROR" and event["exit_code"] == 128 + signum
+    assert event["message"] == f"interrupted by {signal.Signals(signum).name}: checks killed, nothing started"
     assert not marker.exists()
     deadline = time.monotonic() + 10  # SIGKILL is asynchronous: give the kernel a moment, no more
     while any(alive(pid) for pid in map(int, pids.read_text().split())) and time.monotonic() < deadline:

@@ -18,6 +18,7 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+from preflight.settings import choice
 from preflight.static import contexts
 
 RULES = "F821,TC004"
@@ -29,8 +30,7 @@ _QUOTED = re.compile(r"`([^`]+)`")
 @lru_cache(maxsize=1)
 def choose() -> tuple[str, str | None]:
     """(analyser id with version, ruff binary or None); ``PREFLIGHT_STATIC_ANALYSER`` forces one."""
-    wanted = os.environ.get("PREFLIGHT_STATIC_ANALYSER", "")
-    if wanted in ("", "ruff"):
+    if choice("PREFLIGHT_STATIC_ANALYSER") in (None, "ruff"):
         binary = _ruff_binary()
         if binary:
             version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()
