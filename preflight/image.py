@@ -22,8 +22,8 @@ from preflight.runner import OUTPUT_TAIL_BYTES
 
 KIND = "image"
 GATE = "preflight"
-SCRATCH = "/tmp/.preflight-image"  # in the container: where the report is written
-REPORT_IN_CONTAINER = SCRATCH + "/report.json"
+# in the container: where the report is written. Directly in /tmp: `--report` never creates a directory
+REPORT_IN_CONTAINER = "/tmp/.preflight-image-report.json"
 COPIED_MANIFEST = ".preflight-image-manifest.yaml"  # a --manifest goes into WORKDIR under this name
 LABEL = "dev.preflight.image-check"
 WAIT_MARGIN_SECONDS = 120
