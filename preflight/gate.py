@@ -85,7 +85,10 @@ def check(
         checks += static.run(manifest, probe, workdir, interpreter=interpreter, environ=environ).checks
     from preflight.redact import redact_checks
 
-    redact_checks(checks, environ)
+    loaded = {}  # variables the application set itself at import (a .env file): secrets as well
+    for outcome in outcomes.values():
+        loaded.update((outcome.result or {}).get("environ_set") or {})
+    redact_checks(checks, {**loaded, **environ})
     report = r.Report(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),

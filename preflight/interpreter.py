@@ -54,34 +54,39 @@ def locate(name: str) -> str:
 
 def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] | None:
     """The entries the server's ``sys.path`` starts with, absolute, when they are not just the
-    working directory (``-m``, ``-c`` and installed console scripts put it first; so do uvicorn and
-    gunicorn): the script's real directory for ``python app/main.py`` or an executable
-    ``./bin/serve.py``, uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and ``--chdir`` (from
-    their command lines or environment variables)."""
+    working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
+    directory of any other script, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
+    the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
+    ``--chdir`` (from their command lines or environment variables)."""
     path = shutil.which(command[0]) or command[0]
     server, args = os.path.basename(path), command[1:]
     if _PYTHON_NAME.match(server):
         server, args = _python_target(command[1:])
         if server is None:
             return None
-        if server not in _SERVERS:  # a script: Python puts its real directory first
+        if server not in CWD_FIRST:  # a script: Python puts its real directory first
             return [os.path.dirname(os.path.realpath(server))]
-    elif server not in _SERVERS and _shebang_python(path) and not _is_console_script(path):
-        return [os.path.dirname(os.path.realpath(path))]  # a script of the application's, run by its shebang
+    elif server not in CWD_FIRST and _shebang_python(path):
+        return [os.path.dirname(os.path.realpath(path))]  # a script, console scripts too: its directory first
     if server == "uvicorn":
         app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
         return [os.path.abspath(app_dir)] if app_dir else None
     if server == "gunicorn":
         args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]  # the command line wins
-        paths = [os.path.abspath(p) for p in (_last_option(args, "--pythonpath") or "").split(",") if p]
-        chdir = _last_option(args, "--chdir")
-        head = [*reversed(paths), os.path.abspath(chdir or os.getcwd())]  # each inserted first in turn
+        chdir = os.path.abspath(_last_option(args, "--chdir") or os.getcwd())  # entered before the paths
+        paths = [os.path.join(chdir, p) for p in (_last_option(args, "--pythonpath") or "").split(",") if p]
+        head = [*reversed(paths), chdir]  # each inserted first in turn
         head = list(dict.fromkeys(head))
         return None if head == [os.getcwd()] else head
     return None
 
 
-_SERVERS = ("uvicorn", "gunicorn")
+# Servers (and wrappers that exec a server command) that put the working directory first on
+# sys.path themselves, or import the application relative to it; any other script is checked with
+# its own directory first, as Python starts it.
+CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "flask", "fastapi",
+                       "granian", "ddtrace-run", "opentelemetry-instrument", "newrelic-admin"})
+_SERVERS = ("uvicorn", "gunicorn")  # whose own sys.path options are followed
 
 
 def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
@@ -93,26 +98,12 @@ def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
             return None, []
         if arg.startswith("-m"):
             module = arg[2:] or next(rest, "")
-            return (module if module in _SERVERS else None), list(rest)
+            return (module if module in CWD_FIRST else None), list(rest)
         if arg in ("-W", "-X"):
             next(rest, None)
         elif not arg.startswith("-"):
             return arg, []
     return None, []
-
-
-_ENTRY_POINT = re.compile(r"^from [\w.]+ import \w+$|load_entry_point\(|importlib\.metadata", re.M)
-
-
-def _is_console_script(path: str) -> bool:
-    """Whether ``path`` is an installer's console script (``from pkg.cli import main`` and
-    ``sys.exit(main())``): servers started so put the working directory on sys.path themselves."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(4096)
-    except OSError:
-        return False
-    return "sys.exit(" in text and bool(_ENTRY_POINT.search(text)) and len(text.splitlines()) < 30
 
 
 def _last_option(args: list[str], name: str) -> str | None:

@@ -7,8 +7,8 @@ in: as is, escaped the way ``repr`` and JSON escape it (a PEM key's newlines as 
 multi-line value on its own, and any part of these of ``RUN_LENGTH`` consecutive characters or more
 (pydantic shows a long input as its first and last ~24 characters: ``'whsec_4f1c...d6f8a'``), except
 inside a path, where such a part is a directory's name far more often than an echo, and except for
-values with blanks in them: prose (a description, a test's name) shares runs of words with ordinary
-text, so it is replaced only whole.
+values with blanks in them and values shaped like paths that do not exist here: prose (a
+description, a test's name) and paths share runs with ordinary text, so they are replaced only whole.
 
 A value that is a path is no secret and stays readable (``APP_HOME=/srv/app`` in a traceback): one made
 of path characters only whose every ``os.pathsep``-separated part starts with ``/``, ``./``, ``../`` or
@@ -34,7 +34,10 @@ _DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
 _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
-           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT"}
+           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT",
+           # preflight's own settings: paths and choices, quoted in its own messages
+           "PREFLIGHT_MANIFEST", "PREFLIGHT_REPORT", "PREFLIGHT_CACHE_DIR", "PREFLIGHT_STAMP", "PREFLIGHT_MODE",
+           "PREFLIGHT_STATIC_ANALYSER"}
 _FIELDS = ("message", "hint", "stack_trace", "output", "details")
 
 
@@ -49,7 +52,7 @@ class Secrets:
             if name in _BENIGN or name.startswith(("LC_", "XDG_")):
                 continue
             for form in _forms(value):
-                if any(c.isspace() for c in form):  # prose shares runs of words with ordinary text
+                if any(c.isspace() for c in form) or _path_shaped(form):  # share runs with ordinary text
                     self.prose.setdefault(form, name)
                     continue
                 if len(form) < RUN_LENGTH:
@@ -116,9 +119,14 @@ def _could_be_secret(value: str) -> bool:
 
 def _is_path(value: str) -> bool:
     """Whether ``value`` is a path, or a list of them, that exists on this machine."""
+    return _path_shaped(value) and all(os.path.exists(os.path.expanduser(p)) for p in value.split(os.pathsep) if p)
+
+
+def _path_shaped(value: str) -> bool:
+    """Path characters only, every ``os.pathsep``-separated part starting like a path: one that
+    does not exist (yet) is still a value, but only whole; its runs are directories' names too."""
     parts = [part for part in value.split(os.pathsep) if part]
-    return bool(_PATH_CHARS.fullmatch(value) and parts) and all(
-        part.startswith(_PATH_START) and os.path.exists(os.path.expanduser(part)) for part in parts)
+    return bool(_PATH_CHARS.fullmatch(value) and parts) and all(part.startswith(_PATH_START) for part in parts)
 
 
 def _in_path(text: str, start: int, end: int) -> bool:

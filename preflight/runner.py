@@ -175,7 +175,7 @@ class Runner:
                 zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers,
                              "spill_dir": self._scratch.name if self._scratch else None,
                              "remembered": self.remembered, "sys_path_head": self.sys_path_head})
-        busy = len([r for r in self._running if not r.forked])
+        busy = len([r for r in self._running if not r.forked or r.pid])  # a fresh rerun waits for a core too
         for job in list(pending):
             if busy >= self.workers:
                 return

@@ -199,3 +199,21 @@ def test_a_terminal_keeps_the_console_lines(tmp_path):
     result = run_cli(["run", "--format", "console", "--", "no-such-server-zz"], tmp_path, report=False)
     assert result.returncode == 127
     assert result.stderr.startswith("preflight: error: command not found: 'no-such-server-zz'\npreflight: tip: ")
+
+
+def test_values_the_application_loads_itself_are_redacted_and_unwritten_paths_stay_readable(tmp_path):
+    """A .env file loaded at import puts secrets in the environment the gate never saw; a variable
+    naming a path that does not exist yet must not eat the hints' paths that share its prefix."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / ".env").write_text("DB_POOL_SIZE=Zx9qT4mLw2Rv\n")
+    (tmp_path / "app" / "settings.py").write_text(
+        "import os\n\nfor line in open('.env'):\n    key, _, value = line.strip().partition('=')\n"
+        "    os.environ[key] = value\nPOOL = int(os.environ['DB_POOL_SIZE'])\n")
+    (tmp_path / "app" / "main.py").write_text("import app.missing_part\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.settings, app.main]\n")
+    not_yet = str(tmp_path / "var" / "run" / "svc.sock")
+    result = run_cli(["check"], tmp_path, env=cli_env(SOCKET_PATH=not_yet))
+    assert "Zx9qT4mLw2Rv" not in result.stderr + json.dumps(result.report)
+    assert "<redacted:$DB_POOL_SIZE>" in result.check("app.settings")["message"]
+    assert str(tmp_path / "app" / "main.py") in result.check("app.main")["hint"]

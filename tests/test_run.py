@@ -290,6 +290,25 @@ def test_a_script_servers_sys_path_starts_with_its_real_directory(tmp_path, how)
     assert gated.returncode == 1 and gated.stdout == "", gated.stdout  # caught before it starts
 
 
+def test_an_applications_own_console_script_is_checked_as_python_starts_it(tmp_path):
+    """pip's launcher for the app's own entry point: Python puts the launcher's directory first, not
+    the working directory, so code only in the working directory is not what the server imports."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "cli.py").write_text("def main():\n    print('served')\n")
+    (tmp_path / "bin").mkdir()
+    launcher = tmp_path / "bin" / "myserver"
+    launcher.write_text(f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
+                        "from app.cli import main\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    launcher.chmod(0o755)
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.cli]\n")
+    direct = subprocess.run([str(launcher)], cwd=tmp_path, capture_output=True, text=True)
+    assert direct.returncode == 1 and "No module named 'app'" in direct.stderr
+    gated = run_cli(["run", "--", str(launcher)], tmp_path)
+    assert gated.returncode == 1 and gated.stdout == ""
+    assert gated.check("app.cli")["cause"] in ("not_on_sys_path", "module_not_found")
+
+
 def test_python_script_server_gets_its_own_directory_first(tmp_path):
     """``python app/server.py``: sys.path[0] is app/, not the working directory, as without the gate."""
     (tmp_path / "app").mkdir()

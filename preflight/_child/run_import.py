@@ -10,7 +10,8 @@ RESULT_PATH:  where the outcome is written (atomically) as JSON:
     {"ok": bool, "module_file": str|None, "sys_path": [...], "uid": int, "gid": int,
      "symbols": [{"name", "found", "candidates", "owner", "missing", "owner_file", "owner_type"}],
      "error": {...}|None, "traceback": str,
-     "changed": [process state the import changed that a library imported after it would see]}
+     "changed": [process state the import changed that a library imported after it would see],
+     "environ_set": {variables the import set (load_dotenv): the parent redacts their values too}}
     A symbol not found names the attribute ``missing`` and the dotted path of the ``owner`` it is
     missing on ("" for the module itself); each exception of an error's ``chain`` says how it is
     linked to the one before it: ``"via": "cause"`` (``raise ... from``) or ``"context"``.
@@ -52,6 +53,8 @@ def main(argv: list[str]) -> int:
     before = process_state()
     result = check_module(request["module"], request.get("symbols", []))
     result["changed"] = changes_since(before)
+    result["environ_set"] = {name: value for name, value in os.environ.items()  # to be redacted too
+                             if before["environ"].get(name) != value}  # type: ignore[union-attr]
     faulthandler.cancel_dump_traceback_later()
     write_result(result_path, result)
     leave(0)
