@@ -658,3 +658,14 @@ def test_an_unknown_value_of_a_choice_variable_is_bad_input(tmp_path, name, valu
     message = result.events()[0]["message"]
     assert message == f"{name} is set to a value that is not one of: {allowed}"
     assert not (tmp_path / "marker.py.IMPORTED").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pythonsafepath_in_the_environment_does_not_break_the_checks(tmp_path: Path, mode: str) -> None:
+    """With PYTHONSAFEPATH a script's directory is not on sys.path: preflight's own child scripts
+    must still find their modules, and every check still runs (it died as "could not describe itself")."""
+    root = write_tree(tmp_path, {k: v for k, v in BROKEN.items() if k in ("app/__init__.py", "app/fine.py")})
+    (root / "preflight.yaml").write_text("version: 1\nimports:\n  - module: app.fine\n    symbols: [VALUE]\n")
+    result = run_cli(["check", "--mode", mode], cwd=root, env=cli_env(PYTHONSAFEPATH="1"))
+    assert result.returncode == 0, result.stderr
+    assert result.report["mode"] == mode and result.check("app.fine")["status"] == "passed"

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 
-from run_import import write_result  # this script's directory, still sys.path[0]
+if sys.flags.safe_path:  # PYTHONSAFEPATH or -P: this directory is not on sys.path; its modules are
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_import import write_result  # noqa: E402  (this script's directory, sys.path[0])
 
 
 def importable(name: str) -> bool:

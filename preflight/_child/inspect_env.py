@@ -24,9 +24,11 @@ import sys
 import sysconfig
 import zlib
 
-from run_import import write_result  # this script's directory, still sys.path[0]
+if sys.flags.safe_path:  # PYTHONSAFEPATH or -P: this directory is not on sys.path; its modules are
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_import import write_result  # noqa: E402  (this script's directory, sys.path[0])
 
-sys.path[0] = os.getcwd()  # as the import checks see it (``python -m``, uvicorn, gunicorn); see PATH0
+sys.path[0] = os.getcwd()  # as the import checks see it (``python -m``, uvicorn, gunicorn); see HEAD_JSON
 
 
 def installed_distributions(path: list[str]) -> dict[str, str]:

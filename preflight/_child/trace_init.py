@@ -18,7 +18,9 @@ import json
 import os
 import sys
 
-import inspect_env  # this script's directory, still sys.path[0]; makes the working directory sys.path[0]
+if sys.flags.safe_path:  # PYTHONSAFEPATH or -P: this directory is not on sys.path; its modules are
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import inspect_env  # noqa: E402  (this script's directory, sys.path[0]; makes the working directory sys.path[0])
 from run_import import check_module, write_result
 
 _MAX_READS = 500
