@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run the manifest's checks and report")
     check.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
-    check.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one)")
+    check.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one), and "
+                                                        "its options if given: --python 'python3 -O -W error'")
     check.add_argument("--stamp", nargs="?", const="", metavar="PATH",
                        help="after a passing check, write the fingerprint `run --trust-stamp` verifies "
                             "(default: $PREFLIGHT_STAMP, then .preflight-stamp.json beside the manifest)")
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default: $PORT")
     serve.add_argument("--host", default="0.0.0.0", help="default: 0.0.0.0 (probes come from outside)")
     serve.add_argument("--manifest", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
-    serve.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one)")
+    serve.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one), and "
+                                                        "its options if given: --python 'python3 -O'")
     common(serve)
     return parser
 
@@ -245,7 +247,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from preflight import interpreter
 
-    python = interpreter.validate(args.python) if args.python else sys.executable
+    python, args.python_options = interpreter.validate_command(args.python) if args.python else (sys.executable, ())
     report = _gate(_manifest_path(args.manifest), python, args, starting=False)
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -259,6 +261,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
     python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
     args.sys_path_head = interpreter.sys_path_head(command, os.environ)
+    args.python_options = interpreter.python_options(command)
     args.report = args.report or DEFAULT_RUN_REPORT  # the default is not checked up front: see _publish
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
@@ -298,7 +301,7 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
     if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None:
         from preflight.zygote_launch import boot
 
-        zygote = boot(python, os.getcwd(), dict(os.environ))  # boots while this one loads the rest
+        zygote = boot(python, os.getcwd(), dict(os.environ), args.python_options)  # boots while this one loads the rest
     try:
         return _gate_with(manifest_path, python, args, starting, started, zygote)
     except BaseException:
@@ -319,9 +322,9 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
         if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
-            found, distrust = stamp.verify(path, manifest_path, python, os.getcwd(), os.environ)
+            found, distrust = stamp.verify(path, manifest_path, python, os.getcwd(), os.environ, args.python_options)
             if found is not None:
-                report = stamp.trusted_report(manifest, found, path, python, os.environ, started)
+                report = stamp.trusted_report(manifest, found, path, python, os.environ, started, args.python_options)
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
@@ -331,7 +334,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
     with _signals_interrupt():  # main() holds these already, except for `serve`
         report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
-                            sys_path_head=getattr(args, "sys_path_head", None))
+                            sys_path_head=getattr(args, "sys_path_head", None), python_options=args.python_options)
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()
@@ -443,7 +446,7 @@ def _serve(args: argparse.Namespace) -> int:
     port = probes.port_from(args.port)
     if port is None:
         raise UsageError("no port to serve on", tip="preflight serve --port 8081 (or set PORT)")
-    python = interpreter.validate(args.python) if args.python else sys.executable
+    python, args.python_options = interpreter.validate_command(args.python) if args.python else (sys.executable, ())
     manifest_path = _manifest_path(args.manifest)
     try:
         server = probes.StatusServer(args.host, port)

@@ -30,6 +30,7 @@ class Context:
     uid: int | None = None
     app_tops: set[str] = field(default_factory=set)
     pythonpath: str | None = None  # the checked environment's PYTHONPATH
+    flags: dict[str, Any] = field(default_factory=dict)  # the checked interpreter's sys.flags that shape sys.path
     env_names: frozenset[str] = frozenset()  # the variables set in the checked environment
 
     def is_app_file(self, path: str | None) -> bool:
@@ -63,7 +64,7 @@ class Context:
         return (self.sys_path[0] if self.sys_path else "") or self.workdir
 
     def how_to_reach(self, root: str) -> str:
-        return path_advice.how_to_reach(root, self.workdir, self.path0, self.pythonpath)
+        return path_advice.how_to_reach(root, self.workdir, self.path0, self.pythonpath, self.flags)
 
     def on_sys_path(self, directory: str) -> bool:
         real = os.path.realpath(directory)
@@ -251,6 +252,10 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.cause = "import_error"
         where = f" at {check.file}:{check.line}" if check.file else ""
         check.hint = f"importing {target.module} raised {facts['type']}{where}; fix the code there"
+        if "Warning" in bases:
+            check.hint += (f", or stop this warning becoming an error: the server's interpreter runs with a "
+                           f"warnings filter of `error` (`python -W error`, PYTHONWARNINGS); a narrower one, "
+                           f"such as -W 'ignore::{facts['type']}', lets it through")
 
 
 def _missing_name(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx: Context) -> None:

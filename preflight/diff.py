@@ -465,11 +465,18 @@ def _pythonpath(good: Side, bad: Side) -> list[Finding]:
 
 def _python(good: Side, bad: Side) -> list[Finding]:
     pg, pb = good.env.get("python") or {}, bad.env.get("python") or {}
-    if not (pg and pb) or (pg.get("version_string"), pg.get("executable")) == (pb.get("version_string"),
-                                                                              pb.get("executable")):
+    if not (pg and pb):
         return []
-    return [Finding("python", f"another Python: {_py(pg)} {good.label}, {_py(pb)} {bad.label}",
-                    {good.key: pg, bad.key: pb})]
+    if (pg.get("version_string"), pg.get("executable")) != (pb.get("version_string"), pb.get("executable")):
+        return [Finding("python", f"another Python: {_py(pg)} {good.label}, {_py(pb)} {bad.label}",
+                        {good.key: pg, bad.key: pb})]
+    fg, fb = pg.get("flags"), pb.get("flags")
+    if isinstance(fg, dict) and isinstance(fb, dict) and fg != fb:  # reports from before flags lack them
+        changed = sorted(k for k in {*fg, *fb} if fg.get(k) != fb.get(k))
+        shown = ", ".join(f"{k} {fg.get(k)} {good.label}, {fb.get(k)} {bad.label}" for k in changed)
+        return [Finding("python", f"the same Python, started with other options (sys.flags): {shown}",
+                        {good.key: fg, bad.key: fb})]
+    return []
 
 
 def _py(p: dict[str, Any]) -> str:

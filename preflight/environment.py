@@ -75,7 +75,7 @@ def _sys_path(manifest: Manifest, probe: dict[str, Any]) -> list[r.Check]:
         elif os.path.realpath(entry) not in seen:
             problem = f"{entry} is not on the interpreter's sys.path"
             path0 = probe["sys_path"][0] if probe["sys_path"] else None
-            check.hint = how_to_reach(entry, probe["cwd"], path0, probe.get("pythonpath"))
+            check.hint = how_to_reach(entry, probe["cwd"], path0, probe.get("pythonpath"), probe.get("flags"))
         if problem:
             check.status, check.cause, check.message = r.FAILED, "path_missing", problem
             check.details["sys_path"] = probe["sys_path"]

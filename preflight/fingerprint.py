@@ -14,7 +14,7 @@ from preflight import report as r
 from preflight.runner import Outcome
 from preflight.spec import Manifest
 
-_PYTHON_KEYS = ("implementation", "version_string", "executable", "prefix", "base_prefix", "venv")
+_PYTHON_KEYS = ("implementation", "version_string", "executable", "prefix", "base_prefix", "venv", "flags")
 
 
 def app_tops(manifest: Manifest) -> list[str]:

@@ -29,6 +29,7 @@ def check(
     stamp_path: str | None = None,
     zygote=None,
     sys_path_head: list[str] | None = None,
+    python_options: tuple[str, ...] = (),
 ) -> r.Report:
     """Run every check of ``manifest`` the way the server will start: same interpreter, cwd, env.
 
@@ -36,6 +37,7 @@ def check(
     ``sys_path_head``: what the server's ``sys.path`` starts with when that is not the working
     directory (``python app/main.py``, ``uvicorn --app-dir src``: ``interpreter.sys_path_head``).
     ``stamp_path``: after a passing check, write there the fingerprint ``run --trust-stamp`` verifies.
+    ``python_options``: the server's interpreter options (``python -O -m uvicorn``): every check's too.
     ``zygote``: one from ``zygote_launch.boot`` for this interpreter, workdir and environ; consumed.
     """
     started = time.monotonic()
@@ -44,14 +46,15 @@ def check(
     runner = Runner(interpreter, workdir, env=dict(environ))
     runner.prestarted = zygote
     runner.sys_path_head = sys_path_head
-    memory = learned_modules.entry(manifest.path, interpreter, workdir)
+    runner.python_options = tuple(python_options)
+    memory = learned_modules.entry(manifest.path, interpreter, workdir, runner.python_options)
     if mode == "zygote":
         runner.preload = [t.module for t in manifest.imports]
         runner.remembered = learned_modules.load(memory)
     if workers:
         runner.workers = workers
     jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py",
-                [RESULT, json.dumps(fingerprint.app_tops(manifest)), json.dumps(sys_path_head or [workdir])],
+                [RESULT, json.dumps(fingerprint.app_tops(manifest)), json.dumps(sys_path_head if sys_path_head is not None else [workdir])],
                 fork="clean")]
     for index, target in enumerate(manifest.imports):
         request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout,
@@ -93,6 +96,7 @@ def check(
         checks=checks,
         duration_ms=round((time.monotonic() - started) * 1000, 1),
         interpreter=interpreter,
+        interpreter_options=list(python_options),
         environment=fingerprint.environment(probe, manifest, outcomes, checks),
         mode=runner.mode,
         mode_reason=runner.mode_reason,
@@ -102,7 +106,8 @@ def check(
         from preflight import stamp
 
         loaded = stamp.loaded_files(outcomes.values(), (runner.zygote_report or {}).get("files", ()))
-        stamp.write(stamp_path, stamp.collect(manifest.path, interpreter, workdir, environ, probe, loaded))
+        stamp.write(stamp_path, stamp.collect(manifest.path, interpreter, workdir, environ, probe, loaded,
+                                              options=python_options))
     return report
 
 
@@ -137,6 +142,7 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         uid=probe.get("uid"),
         app_tops={t.module.split(".")[0] for t in manifest.imports},
         pythonpath=probe.get("pythonpath"),
+        flags=probe.get("flags") or {},
         env_names=frozenset(probe.get("env_names") or ()),
     )
 

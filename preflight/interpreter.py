@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from typing import Mapping
 
 from preflight.errors import UsageError
@@ -57,17 +58,19 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
     directory of any other script, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
     the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
-    ``--chdir`` (from their command lines or environment variables)."""
+    ``--chdir`` (from their command lines or environment variables). ``[]`` when Python puts nothing
+    first (``-P``, ``-I``, ``PYTHONSAFEPATH``) and the server adds nothing itself."""
     path = shutil.which(command[0]) or command[0]
     server, args = os.path.basename(path), command[1:]
+    safe = _safe_path(python_options(command), environ)
     if _PYTHON_NAME.match(server):
         server, args = _python_target(command[1:])
         if server is None:
-            return None
+            return [] if safe else None
         if server not in CWD_FIRST:  # a script: Python puts its real directory first
-            return [os.path.dirname(os.path.realpath(server))]
-    elif server not in CWD_FIRST and _shebang_python(path):
-        return [os.path.dirname(os.path.realpath(path))]  # a script, console scripts too: its directory first
+            return [] if safe else [os.path.dirname(os.path.realpath(server))]
+    elif server not in CWD_FIRST and _shebang_python(path):  # a script, console scripts too: its directory first
+        return [] if safe else [os.path.dirname(os.path.realpath(path))]
     if server == "uvicorn":
         app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
         return [os.path.abspath(app_dir)] if app_dir else None
@@ -81,6 +84,13 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     return None
 
 
+def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
+    """Whether Python starts without the script's directory or the working directory on sys.path."""
+    if "-P" in options or "-I" in options:
+        return True
+    return bool(environ.get("PYTHONSAFEPATH")) and "-E" not in options
+
+
 # Servers (and wrappers that exec a server command) that put the working directory first on
 # sys.path themselves, or import the application relative to it; any other script is checked with
 # its own directory first, as Python starts it.
@@ -89,20 +99,78 @@ CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "
 _SERVERS = ("uvicorn", "gunicorn")  # whose own sys.path options are followed
 
 
+@dataclass(frozen=True)
+class PythonArgs:
+    """A ``python`` command line taken apart: the interpreter options that shape every import (one
+    word per flag, a value in the word after), and what it runs."""
+
+    options: tuple[str, ...] = ()
+    kind: str | None = None  # "script", "module", "command", "stdin"; None: runs nothing (--version)
+    target: str | None = None  # the script's path or the module's name
+    rest: tuple[str, ...] = ()  # the arguments after the target
+
+
+# Options that take a value, in the same word (-Werror) or the next (-W error).
+_VALUED = frozenset("WX")
+_VALUED_LONG = frozenset({"--check-hash-based-pycs"})
+# Not for the checks: -i opens a prompt after the script, -x skips its first line (the check's too).
+_NOT_FOR_CHECKS = frozenset("ix")
+
+
+def parse_python_args(args: list[str]) -> PythonArgs:
+    """Read ``python ARGS`` as CPython does: short flags may share a word (``-OOu``), ``-c``/``-m``
+    end the options, the first other word is the script."""
+    options: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word == "-":
+            return PythonArgs(tuple(options), "stdin", None, tuple(words))
+        if word == "--":
+            script = next(words, None)
+            return PythonArgs(tuple(options), "script" if script else "stdin", script, tuple(words))
+        if word.startswith("--"):
+            name, equals, value = word.partition("=")
+            if name not in _VALUED_LONG:  # --help, --version and the like: no server runs
+                return PythonArgs(tuple(options))
+            options += [name, value if equals else next(words, "")]
+            continue
+        if not word.startswith("-"):
+            return PythonArgs(tuple(options), "script", word, tuple(words))
+        for index, flag in enumerate(word[1:], start=1):
+            if flag in "cm":
+                value = word[index + 1:] or next(words, "")
+                kind = "command" if flag == "c" else "module"
+                return PythonArgs(tuple(options), kind, value, tuple(words))
+            if flag in _VALUED:
+                options += [f"-{flag}", word[index + 1:] or next(words, "")]
+                break
+            if flag in "hV?":
+                return PythonArgs(tuple(options))
+            if flag not in _NOT_FOR_CHECKS:
+                options.append(f"-{flag}")
+    return PythonArgs(tuple(options), "stdin")
+
+
+def python_options(command: list[str]) -> tuple[str, ...]:
+    """The interpreter options the server's Python starts with (``python -O -m uvicorn``, a script's
+    ``#!/usr/bin/python3 -W error``), for the checks to start with the same."""
+    program = shutil.which(command[0]) or command[0]
+    if _PYTHON_NAME.match(os.path.basename(program)):
+        return parse_python_args(command[1:]).options
+    words = _shebang_words(program)
+    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
+        return parse_python_args([*words[1:], program]).options
+    return ()
+
+
 def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
     """What ``python ARGS`` runs: a script path or a ``-m`` server with its arguments; ``None`` for
     ``-c``, stdin and other modules."""
-    rest = iter(args)
-    for arg in rest:
-        if arg == "-" or arg.startswith("-c"):
-            return None, []
-        if arg.startswith("-m"):
-            module = arg[2:] or next(rest, "")
-            return (module if module in CWD_FIRST else None), list(rest)
-        if arg in ("-W", "-X"):
-            next(rest, None)
-        elif not arg.startswith("-"):
-            return arg, []
+    parsed = parse_python_args(args)
+    if parsed.kind == "script":
+        return parsed.target, []
+    if parsed.kind == "module" and parsed.target in CWD_FIRST:
+        return parsed.target, list(parsed.rest)
     return None, []
 
 
@@ -118,28 +186,54 @@ def _last_option(args: list[str], name: str) -> str | None:
 
 
 def _shebang_python(path: str) -> str | None:
+    words = _shebang_words(path)
+    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
+        return words[0]
+    return None
+
+
+def _shebang_words(path: str) -> list[str]:
+    """The command a script's ``#!`` line runs, ``env`` resolved: ``[interpreter, option...]``; pip's
+    ``/bin/sh`` launcher gives the interpreter it execs."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(1024).decode("utf-8", errors="replace").splitlines()
     except OSError:
-        return None
+        return []
     if not head or not head[0].startswith("#!"):
-        return None
+        return []
     words = head[0][2:].split()
-    if not words:
-        return None
-    if os.path.basename(words[0]) == "env":
-        args = [w for w in words[1:] if not w.startswith("-")]
-        words = [shutil.which(args[0]) or args[0]] if args else []
-    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
-        return words[0]
+    if words and os.path.basename(words[0]) == "env":
+        words = words[1:]
+        while words and words[0].startswith("-"):  # env's own options (-S splits the rest into words)
+            words = words[2:] if words[0] in ("-u", "-C", "--unset", "--chdir") else words[1:]
+        if words:
+            words[0] = shutil.which(words[0]) or words[0]
     if words and os.path.basename(words[0]) == "sh" and len(head) > 1 and head[1].startswith(_SH_LAUNCHER):
         try:
             launcher = shlex.split(head[1][len(_SH_LAUNCHER):])
         except ValueError:
-            return None
-        return launcher[0] if launcher else None
-    return None
+            return []
+        return launcher[:1]
+    return words
+
+
+def validate_command(text: str) -> tuple[str, tuple[str, ...]]:
+    """``--python 'PATH [OPTION...]'``: the interpreter (see ``validate``) and its options; a usage
+    error for anything that is not an interpreter option (a script, ``-c``, ``-m``)."""
+    if shutil.which(text):  # a path with blanks in it, given whole
+        return validate(text), ()
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"--python {text!r}: {exc}") from None
+    if not words:
+        raise UsageError("--python is empty", tip="--python /usr/local/bin/python3 (options may follow: -O, -W error)")
+    parsed = parse_python_args([*words[1:], "--"])
+    if parsed.kind != "stdin" or parsed.rest:
+        raise UsageError(f"--python {text!r}: only interpreter options may follow the path, not {' '.join(words[1:])!r}",
+                         tip="--python 'python3 -O -W error' (what runs is the manifest's modules)")
+    return validate(words[0]), parsed.options
 
 
 def validate(path: str) -> str:

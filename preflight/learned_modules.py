@@ -21,10 +21,11 @@ from preflight.manifest_cache import cache_dir
 _MAX_MODULES = 5000
 
 
-def entry(manifest_path: str, interpreter: str, workdir: str) -> str:
-    """Where the modules learned for this manifest, interpreter and working directory are kept."""
+def entry(manifest_path: str, interpreter: str, workdir: str, options: tuple[str, ...] = ()) -> str:
+    """Where the modules learned for this manifest, interpreter (and its options) and working
+    directory are kept."""
     digest = hashlib.sha256()
-    for part in (os.path.abspath(manifest_path), interpreter, workdir, __version__):
+    for part in (os.path.abspath(manifest_path), interpreter, workdir, __version__, *options):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return os.path.join(cache_dir(), "learned", digest.hexdigest() + ".json")
 

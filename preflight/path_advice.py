@@ -23,13 +23,24 @@ def blocking_package(missing: str, root: str, modules: dict[str, Any]) -> tuple[
     return None
 
 
-def how_to_reach(root: str, workdir: str, path0: str | None, pythonpath: str | None) -> str:
+def how_to_reach(root: str, workdir: str, path0: str | None, pythonpath: str | None,
+                 flags: dict[str, Any] | None = None) -> str:
     """How to put ``root`` on the server's sys.path: PYTHONPATH (kept, when it is set), WORKDIR, or
-    ``python -m`` when ``root`` is the working directory and only a script's directory is first."""
+    ``python -m`` when ``root`` is the working directory and only a script's directory is first.
+    ``flags``: the interpreter's (``-E``/``-I`` ignore PYTHONPATH, ``-P`` puts nothing first)."""
+    flags = flags or {}
+    same = os.path.realpath(root) == os.path.realpath(workdir)
+    if flags.get("ignore_environment"):
+        where = "" if same or flags.get("safe_path") else f", or start in that directory (WORKDIR {root})"
+        return (f"the server's Python ignores PYTHONPATH (-E or -I in its command): install the code into the "
+                f"interpreter's site-packages (pip install . from the project){where}, or drop -E/-I")
     value = f"{pythonpath}{os.pathsep}{root}" if pythonpath else root
     env = f"PYTHONPATH={value} (Dockerfile: ENV PYTHONPATH={value})"
     env = f"add {root} to PYTHONPATH, which is set already: {env}" if pythonpath else f"set {env}"
-    same = os.path.realpath(root) == os.path.realpath(workdir)
+    if flags.get("safe_path"):
+        why = (f"{root} is the working directory, but " if same else "") + \
+            "-P or PYTHONSAFEPATH keeps the working directory and the script's off sys.path"
+        return f"{why}: {env}"
     if not same:
         return f"{env}, or start in that directory (WORKDIR {root})"
     if not path0 or os.path.realpath(path0) == os.path.realpath(workdir):

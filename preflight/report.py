@@ -45,6 +45,7 @@ class Report:
     checks: list[Check]
     duration_ms: float = 0.0
     interpreter: str | None = None
+    interpreter_options: list[str] = field(default_factory=list)  # the server's (-O, -W error)
     mode: str = "fresh"
     environment: dict[str, Any] | None = None
     mode_reason: str | None = None  # why the checks did not run in the faster mode asked for
@@ -64,6 +65,7 @@ class Report:
             "ok": self.ok,
             "duration_ms": self.duration_ms,
             "interpreter": self.interpreter,
+            **({"interpreter_options": self.interpreter_options} if self.interpreter_options else {}),
             "mode": self.mode,
             **({"mode_reason": self.mode_reason} if self.mode_reason else {}),
             **({"zygote": self.zygote} if self.zygote else {}),

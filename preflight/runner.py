@@ -103,6 +103,7 @@ class Runner:
     preload: list[str] | None = None
     remembered: list[str] = field(default_factory=list)  # library modules to preload after the rest
     sys_path_head: list[str] | None = None  # the server's first sys.path entries, if not the workdir
+    python_options: tuple[str, ...] = ()  # the server's interpreter options (-O, -W error, -I): every child's too
     preload_timeout: float = 60.0
     mode: str = "fresh"
     mode_reason: str | None = None
@@ -192,7 +193,7 @@ class Runner:
     def _start(self, job: Job, selector: selectors.BaseSelector) -> None:
         files = self._files()
         args = [files.get(arg[1:-1], arg) if arg in _PLACEHOLDERS else arg for arg in job.args]
-        argv = [self.interpreter, os.path.join(CHILD_DIR, job.script), *args]
+        argv = [self.interpreter, *self.python_options, os.path.join(CHILD_DIR, job.script), *args]
         with interrupts_held():  # an interrupt now would orphan the new child
             self._spawn(job, files, argv, selector)
 
@@ -368,7 +369,7 @@ class Runner:
             return
         assert self._scratch is not None and self.preload is not None
         booting, self.prestarted = self.prestarted, None
-        booting = booting or boot(self.interpreter, self.workdir, self.env)
+        booting = booting or boot(self.interpreter, self.workdir, self.env, self.python_options)
         assert booting is not None
         self._zygote = _Zygote(booting)
         selector.register(self._zygote.events_fd, selectors.EVENT_READ, self._zygote)

@@ -31,7 +31,7 @@ FORMAT = 1
 DEFAULT_NAME = ".preflight-stamp.json"
 _SUFFIXES = tuple(importlib.machinery.all_suffixes())
 _IMPORT_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
-               "PYTHONPLATLIBDIR", "PYTHONNODEBUGRANGES")
+               "PYTHONPLATLIBDIR", "PYTHONNODEBUGRANGES", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "PYTHONDEVMODE")
 
 
 def default_path(manifest_path: str) -> str:
@@ -40,8 +40,9 @@ def default_path(manifest_path: str) -> str:
 
 
 def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping[str, str],
-            probe: dict[str, Any], loaded: Iterable[str]) -> dict[str, Any]:
-    """The fingerprint after a passing check: ``probe`` from ``inspect_env``, ``loaded`` files."""
+            probe: dict[str, Any], loaded: Iterable[str], options: Iterable[str] = ()) -> dict[str, Any]:
+    """The fingerprint after a passing check: ``probe`` from ``inspect_env``, ``loaded`` files,
+    the interpreter's ``options``."""
     libraries = tuple(d.rstrip(os.sep) + os.sep for d in probe.get("library_dirs") or ())
     files: dict[str, list] = {}
     app_dirs: set[str] = set()
@@ -62,6 +63,7 @@ def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping
         "inputs": {
             "manifest": _sha256(manifest_path),
             "interpreter": _interpreter(interpreter),
+            "options": list(options),
             "workdir": os.path.realpath(workdir),
             "env": _env_digest(environ),
             "dirs": {d: _listing(d) for d in dict.fromkeys(entries + sorted(app_dirs))},
@@ -81,8 +83,8 @@ def write(path: str, stamp: dict[str, Any]) -> None:
                          tip="point --stamp (or PREFLIGHT_STAMP) at a writable file path") from None
 
 
-def verify(path: str, manifest_path: str, interpreter: str, workdir: str,
-           environ: Mapping[str, str]) -> tuple[dict[str, Any] | None, str | None]:
+def verify(path: str, manifest_path: str, interpreter: str, workdir: str, environ: Mapping[str, str],
+           options: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str | None]:
     """``(stamp, None)`` when nothing it covers changed, else ``(None, what changed)``."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -98,6 +100,9 @@ def verify(path: str, manifest_path: str, interpreter: str, workdir: str,
         return None, "the manifest changed"
     if inputs["interpreter"] != _interpreter(interpreter):
         return None, f"the interpreter changed ({interpreter})"
+    if inputs.get("options") != list(options):
+        checked = " ".join(inputs.get("options") or ()) or "none"
+        return None, f"the interpreter options differ (checked with: {checked}; now: {' '.join(options) or 'none'})"
     if inputs["workdir"] != os.path.realpath(workdir):
         return None, f"the working directory is not {inputs['workdir']}"
     if inputs["env"] != _env_digest(environ):
@@ -112,7 +117,7 @@ def verify(path: str, manifest_path: str, interpreter: str, workdir: str,
 
 
 def trusted_report(manifest: Manifest, stamp: dict[str, Any], stamp_path: str, interpreter: str,
-                   environ: Mapping[str, str], started: float) -> r.Report:
+                   environ: Mapping[str, str], started: float, options: Iterable[str] = ()) -> r.Report:
     """The report of a start that trusted ``stamp``: live env/workdir checks, stamped imports."""
     from preflight.environment import check_environment
 
@@ -122,7 +127,7 @@ def trusted_report(manifest: Manifest, stamp: dict[str, Any], stamp_path: str, i
         checks.append(r.Check(kind="import", target=target.module, message=note, details={"stamp": stamp_path}))
         checks += [r.Check(kind="symbol", target=f"{target.module}:{s}") for s in target.symbols]
     return r.Report(checks=checks, duration_ms=round((time.monotonic() - started) * 1000, 1),
-                    interpreter=interpreter, mode="stamp")
+                    interpreter=interpreter, interpreter_options=list(options), mode="stamp")
 
 
 def loaded_files(outcomes: Iterable[Any], preloaded: Iterable[str] = ()) -> list[str]:

@@ -49,9 +49,10 @@ def fork_unsupported() -> str | None:
     return None
 
 
-def boot(interpreter: str, workdir: str, env: dict[str, str] | None) -> Booting | None:
-    """Start ``interpreter`` on the zygote script in ``workdir`` with ``env``, in a session of its
-    own; ``None`` where forking is unsupported. What it prints while preloading goes nowhere."""
+def boot(interpreter: str, workdir: str, env: dict[str, str] | None, options: tuple[str, ...] = ()) -> Booting | None:
+    """Start ``interpreter`` (with the server's ``options``) on the zygote script in ``workdir`` with
+    ``env``, in a session of its own; ``None`` where forking is unsupported. What it prints while
+    preloading goes nowhere."""
     if fork_unsupported():
         return None
     control_r, control_w = os.pipe()
@@ -60,7 +61,7 @@ def boot(interpreter: str, workdir: str, env: dict[str, str] | None) -> Booting 
     try:
         with interrupts_held():  # an interrupt raised inside Popen would orphan it: raised here after
             proc = subprocess.Popen(
-                [interpreter, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
+                [interpreter, *options, os.path.join(CHILD_DIR, "zygote.py"), str(control_r), str(events_w)],
                 cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=(control_r, events_w), start_new_session=True,
             )

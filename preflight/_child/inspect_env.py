@@ -8,7 +8,8 @@ TOPS_JSON: the top-level names of the manifest's imports, e.g. ["app"] (data, ne
 HEAD_JSON: what the server's ``sys.path`` starts with, in place of this script's directory.
 The result: {"implementation", "version": [major, minor, micro], "version_string", "executable",
 "prefix", "base_prefix", "venv", "platform", "machine", "cwd", "uid", "gid", "sys_path": [...],
-"sys_path_entries": [{"path", "exists", "readable"}], "pythonpath": str|None, "env_names": [...],
+"sys_path_entries": [{"path", "exists", "readable"}], "pythonpath": str|None, "flags": {name: value},
+"env_names": [...],
 "library_dirs": [...], "distributions": {normalized_name: version}, "app": {"roots", "packages"}}.
 Environment variables are reported by name only: their values never leave this process, except
 ``PYTHONPATH``, which is a list of directories and decides what imports.
@@ -24,8 +25,8 @@ import sys
 import sysconfig
 import zlib
 
-if sys.flags.safe_path:  # PYTHONSAFEPATH or -P: this directory is not on sys.path; its modules are
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if sys.flags.safe_path and sys.path[:1] != [os.path.dirname(os.path.abspath(__file__))]:  # PYTHONSAFEPATH or
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -P, not a zygote's fork: take the slot
 from run_import import write_result  # noqa: E402  (this script's directory, sys.path[0])
 
 sys.path[0] = os.getcwd()  # as the import checks see it (``python -m``, uvicorn, gunicorn); see HEAD_JSON
@@ -201,6 +202,10 @@ def app_tree(roots: list[str], tops: list[str]) -> dict:
     return {"roots": roots, "packages": packages}
 
 
+# The interpreter options (sys.flags) that change what an import finds or does.
+_FLAGS = ("ignore_environment", "safe_path", "no_site", "no_user_site", "isolated", "optimize", "dev_mode")
+
+
 def describe(tops: list[str] = ()) -> dict:
     library = _library_dirs()
     return {
@@ -219,6 +224,7 @@ def describe(tops: list[str] = ()) -> dict:
         "sys_path": list(sys.path),
         "sys_path_entries": _entries(sys.path),
         "pythonpath": os.environ.get("PYTHONPATH"),
+        "flags": {name: getattr(sys.flags, name) for name in _FLAGS},
         "env_names": sorted(os.environ),
         "library_dirs": library,
         "distributions": installed_distributions(sys.path),

@@ -672,7 +672,10 @@ def _run(message: dict) -> int:
     os.close(null)
     script = os.path.join(HERE, message["script"])
     sys.argv = [script, *message["args"]]
-    sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
+    if sys.flags.safe_path:  # -P: ``python SCRIPT`` puts nothing first; the script finds its own modules
+        sys.path.insert(0, HERE)
+    else:
+        sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
     try:
         if message["script"] == "run_import.py":
             for name in _OWN_MODULES:  # an application module may take one of these names

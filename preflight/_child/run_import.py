@@ -102,7 +102,7 @@ def _make_cwd_first(head: list[str] | None = None) -> None:
     """Start ``sys.path`` as the server's does, in place of this script's directory: with the working
     directory, as under ``python -m``, uvicorn and gunicorn, or with ``head`` (a script's directory,
     uvicorn's ``--app-dir``, gunicorn's ``--pythonpath``)."""
-    entries = list(head or [os.getcwd()])
+    entries = list(head if head is not None else [os.getcwd()])  # [] under -P: nothing first
     here = os.path.dirname(os.path.abspath(__file__))
     if sys.path and os.path.abspath(sys.path[0]) in (here, os.getcwd()):  # fresh, or forked from the zygote
         del sys.path[0]
@@ -393,4 +393,6 @@ def _importable(name: str) -> bool:
 
 
 if __name__ == "__main__":
+    if sys.flags.safe_path:  # -P put nothing first: take the slot a script's directory takes, as forks do
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     sys.exit(main(sys.argv))

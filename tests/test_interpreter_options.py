@@ -1,0 +1,137 @@
+"""The server's interpreter options (``python -O``, ``-W error``, ``-I``, ``-P``) are the checks' too:
+what they make the server's imports do, the checks' imports do, in each mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_env, error_event, run_cli
+from preflight.interpreter import PythonArgs, parse_python_args
+
+MODES = ("fresh", "zygote")
+
+
+def _service(root: Path, files: dict[str, str]) -> Path:
+    """A package ``app`` whose ``app.serve`` imports ``app.main`` and prints "served"."""
+    for rel, text in {"app/__init__.py": "", "app/serve.py": "import app.main\nprint('served')\n", **files}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "preflight.yaml").write_text("version: 1\nimports: [app.main]\n")
+    return root
+
+
+WARNS = {"app/main.py": "import app.legacy\n",
+         "app/legacy.py": "import warnings\nwarnings.warn('app.legacy is deprecated', DeprecationWarning)\n"}
+NEEDS_ASSERTS = {"app/main.py": "if not __debug__:\n    raise RuntimeError('this service needs assert statements')\n"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("options, files", [(["-W", "error::DeprecationWarning"], WARNS), (["-Werror"], WARNS),
+                                            (["-O"], NEEDS_ASSERTS), (["-OO"], NEEDS_ASSERTS)])
+def test_an_option_that_breaks_the_servers_imports_fails_the_gate(tmp_path, mode, options, files):
+    root = _service(tmp_path, files)
+    server = [sys.executable, *options, "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 1 and "served" not in alone.stdout  # how the server fails by itself
+
+    gated = run_cli(["run", "--mode", mode, "--", *server], root)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    check = gated.check("app.main")
+    assert check["cause"] == "import_error"
+    assert check["file"] == str(root / ("app/legacy.py" if files is WARNS else "app/main.py"))
+    assert gated.report["interpreter_options"] == list(parse_python_args(options).options)
+    if files is WARNS:
+        assert "-W" in check["hint"] and "DeprecationWarning" in check["hint"]
+
+    plain = run_cli(["run", "--mode", mode, "--", sys.executable, "-m", "app.serve"], root)
+    assert plain.returncode == 0 and plain.stdout.strip() == "served", plain.stderr  # passes without it
+    assert "interpreter_options" not in plain.report
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_isolated_mode_ignores_pythonpath_for_the_checks_too(tmp_path, mode):
+    """``python -I`` ignores PYTHONPATH and keeps the working directory off sys.path: code found only
+    through them is missing for the server, so for the checks; the hint does not say "set PYTHONPATH"."""
+    root = _service(tmp_path / "svc", {"app/main.py": "VALUE = 1\n"})
+    (root / "src").mkdir()
+    (root / "app").rename(root / "src" / "app")
+    env = cli_env(PYTHONPATH=str(root / "src"))
+    server = [sys.executable, "-I", "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, env=env, capture_output=True, text=True)
+    assert alone.returncode == 1 and "No module named 'app'" in alone.stderr
+
+    gated = run_cli(["run", "--mode", mode, "--", *server], root, env=env)
+    assert gated.returncode == 1 and gated.stdout == ""
+    check = gated.check("app.main")
+    assert check["cause"] == "not_on_sys_path", check
+    assert "ignores PYTHONPATH" in check["hint"] and "set PYTHONPATH" not in check["hint"]
+    assert gated.report["environment"]["python"]["flags"]["isolated"] == 1
+
+    served = run_cli(["run", "--mode", mode, "--", sys.executable, "-m", "app.serve"], root, env=env)
+    assert served.returncode == 0 and served.stdout.strip() == "served", served.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["-P", "PYTHONSAFEPATH"])
+def test_safe_path_keeps_the_scripts_directory_off_sys_path_for_the_checks(tmp_path, mode, how):
+    """``python -P app/server.py`` (or PYTHONSAFEPATH): the script's sibling modules are not
+    importable by the server, so not by the checks either."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/routes.py").write_text("ROUTES = ['/']\n")
+    (tmp_path / "app/server.py").write_text("from routes import ROUTES\nprint('serving', ROUTES)\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [routes]\n")
+    env = cli_env(PYTHONSAFEPATH="1") if how == "PYTHONSAFEPATH" else cli_env()
+    server = [sys.executable, *(["-P"] if how == "-P" else []), "app/server.py"]
+    alone = subprocess.run(server, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert alone.returncode == 1 and "No module named 'routes'" in alone.stderr
+
+    gated = run_cli(["run", "--mode", mode, "--", *server], tmp_path, env=env)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    check = gated.check("routes")
+    assert check["cause"] == "not_on_sys_path", check
+    assert "PYTHONSAFEPATH" in check["hint"] and str(tmp_path / "app") in check["hint"]
+
+
+def test_check_takes_the_options_with_python(tmp_path):
+    root = _service(tmp_path, NEEDS_ASSERTS)
+    assert run_cli(["check", "--python", sys.executable], root).returncode == 0
+    optimized = run_cli(["check", "--python", f"{sys.executable} -O"], root)
+    assert optimized.returncode == 1 and optimized.check("app.main")["cause"] == "import_error"
+    assert optimized.report["interpreter_options"] == ["-O"]
+
+
+@pytest.mark.parametrize("value", ["{python} app/serve.py", "{python} -c pass", "{python} -m app.serve", "{python} 'unclosed"])
+def test_python_with_anything_but_options_is_bad_input(tmp_path, value):
+    root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
+    result = run_cli(["check", "--python", value.format(python=sys.executable)], root, report=False)
+    assert result.returncode == 2 and "--python" in error_event(result.stderr)["message"]
+
+
+def test_a_stamp_written_without_the_servers_options_is_not_trusted(tmp_path):
+    root = _service(tmp_path, NEEDS_ASSERTS)
+    assert run_cli(["check", "--stamp"], root).returncode == 0
+    trusted = run_cli(["run", "--trust-stamp", "--", sys.executable, "-m", "app.serve"], root)
+    assert trusted.returncode == 0 and trusted.report["mode"] == "stamp", trusted.stderr
+    optimized = run_cli(["run", "--trust-stamp", "--", sys.executable, "-O", "-m", "app.serve"], root)
+    assert optimized.returncode == 1 and optimized.stdout == ""
+    assert "the interpreter options differ" in optimized.report["mode_reason"]
+    assert optimized.check("app.main")["cause"] == "import_error"
+    assert run_cli(["check", "--stamp", "--python", f"{sys.executable} -O"], root).returncode == 1  # no stamp
+
+
+@pytest.mark.parametrize("argv, parsed", [
+    (["-OO", "-m", "uvicorn", "app:app"], PythonArgs(("-O", "-O"), "module", "uvicorn", ("app:app",))),
+    (["-uWerror", "-X", "dev", "srv.py", "-x"], PythonArgs(("-u", "-W", "error", "-X", "dev"), "script", "srv.py", ("-x",))),
+    (["-sSmgunicorn", "-w", "2"], PythonArgs(("-s", "-S"), "module", "gunicorn", ("-w", "2"))),
+    (["--check-hash-based-pycs", "always", "-I", "--", "-weird.py"],
+     PythonArgs(("--check-hash-based-pycs", "always", "-I"), "script", "-weird.py")),
+    (["-i", "-x", "-c", "pass"], PythonArgs((), "command", "pass")),  # -i, -x: not for the checks
+    (["-E", "--version"], PythonArgs(("-E",))),
+    (["-B", "-"], PythonArgs(("-B",), "stdin")),
+])
+def test_python_command_lines_are_read_as_cpython_reads_them(argv, parsed):
+    assert parse_python_args(argv) == parsed
