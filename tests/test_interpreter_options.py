@@ -135,3 +135,17 @@ def test_a_stamp_written_without_the_servers_options_is_not_trusted(tmp_path):
 ])
 def test_python_command_lines_are_read_as_cpython_reads_them(argv, parsed):
     assert parse_python_args(argv) == parsed
+
+
+@pytest.mark.parametrize("shebang", ["#!{python} -O", "#!/usr/bin/env -S {python} -O"])
+def test_options_on_a_scripts_shebang_line_are_the_checks_too(tmp_path, shebang):
+    root = _service(tmp_path, NEEDS_ASSERTS)
+    script = root / "serve"
+    script.write_text(shebang.format(python=sys.executable) + "\nimport app.serve\n")
+    script.chmod(0o755)
+    alone = subprocess.run([str(script)], cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 1 and "needs assert statements" in alone.stderr
+    gated = run_cli(["run", "--", str(script)], root)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    assert gated.report["interpreter_options"] == ["-O"]
+    assert gated.check("app.main")["cause"] == "import_error"
