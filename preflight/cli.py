@@ -262,6 +262,7 @@ def _run(args: argparse.Namespace) -> int:
     python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
     args.sys_path_head = interpreter.sys_path_head(command, os.environ)
     args.python_options = interpreter.python_options(command)
+    args.workdir = interpreter.server_workdir(command, os.environ)  # gunicorn --chdir: the checks start there too
     args.report = args.report or DEFAULT_RUN_REPORT  # the default is not checked up front: see _publish
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
@@ -298,12 +299,13 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
 
     started = time.monotonic()
     zygote = None
-    if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None:
+    workdir = getattr(args, "workdir", None) or os.getcwd()
+    if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None and os.path.isdir(workdir):
         from preflight.zygote_launch import boot
 
-        zygote = boot(python, os.getcwd(), dict(os.environ), args.python_options)  # boots while this one loads the rest
+        zygote = boot(python, workdir, dict(os.environ), args.python_options)  # boots while this one loads the rest
     try:
-        return _gate_with(manifest_path, python, args, starting, started, zygote)
+        return _gate_with(manifest_path, python, args, starting, started, zygote, workdir)
     except BaseException:
         if zygote is not None and zygote.proc.returncode is None:
             zygote.discard()
@@ -311,7 +313,7 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
 
 
 def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starting: bool, started: float,
-               zygote):
+               zygote, workdir: str):
     from preflight import manifest_cache
 
     manifest = manifest_cache.load(manifest_path)
@@ -322,7 +324,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
         if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
-            found, distrust = stamp.verify(path, manifest_path, python, os.getcwd(), os.environ, args.python_options)
+            found, distrust = stamp.verify(path, manifest_path, python, workdir, os.environ, args.python_options)
             if found is not None:
                 report = stamp.trusted_report(manifest, found, path, python, os.environ, started, args.python_options)
                 return _publish(report, args, starting)
@@ -333,8 +335,9 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import gate  # not before: a trusted stamp needs none of it
 
     with _signals_interrupt():  # main() holds these already, except for `serve`
-        report = gate.check(manifest, interpreter=python, mode=args.mode, stamp_path=stamp_path, zygote=zygote,
-                            sys_path_head=getattr(args, "sys_path_head", None), python_options=args.python_options)
+        report = gate.check(manifest, interpreter=python, workdir=workdir, mode=args.mode, stamp_path=stamp_path,
+                            zygote=zygote, sys_path_head=getattr(args, "sys_path_head", None),
+                            python_options=args.python_options)
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()

@@ -43,6 +43,8 @@ def check(
     started = time.monotonic()
     workdir = workdir or os.getcwd()
     environ = os.environ if environ is None else environ
+    if not os.path.isdir(workdir):  # the server's own --chdir: it would die there, before any import
+        return _no_workdir(manifest, workdir, interpreter, started)
     runner = Runner(interpreter, workdir, env=dict(environ))
     runner.prestarted = zygote
     runner.sys_path_head = sys_path_head
@@ -145,6 +147,15 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         flags=probe.get("flags") or {},
         env_names=frozenset(probe.get("env_names") or ()),
     )
+
+
+def _no_workdir(manifest: Manifest, workdir: str, interpreter: str, started: float) -> r.Report:
+    checks = [r.Check(kind="workdir", target=workdir, status=r.FAILED, cause="path_missing",
+                      message=f"the server changes to {workdir} (gunicorn --chdir), which does not exist",
+                      hint=f"copy the code to {workdir} in the image, or fix --chdir (or GUNICORN_CMD_ARGS)")]
+    checks += [r.Check(kind="import", target=t.module, status=r.SKIPPED,
+                       message=f"not checked: {workdir} does not exist") for t in manifest.imports]
+    return r.Report(checks=checks, duration_ms=round((time.monotonic() - started) * 1000, 1), interpreter=interpreter)
 
 
 def _broken_interpreter(interpreter: str, output: str) -> r.Check:

@@ -61,27 +61,45 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     ``--chdir`` (from their command lines or environment variables). ``[]`` when Python puts nothing
     first (``-P``, ``-I``, ``PYTHONSAFEPATH``) and the server adds nothing itself."""
     path = shutil.which(command[0]) or command[0]
-    server, args = os.path.basename(path), command[1:]
     safe = _safe_path(python_options(command), environ)
-    if _PYTHON_NAME.match(server):
-        server, args = _python_target(command[1:])
-        if server is None:
-            return [] if safe else None
-        if server not in CWD_FIRST:  # a script: Python puts its real directory first
-            return [] if safe else [os.path.dirname(os.path.realpath(server))]
-    elif server not in CWD_FIRST and _shebang_python(path):  # a script, console scripts too: its directory first
-        return [] if safe else [os.path.dirname(os.path.realpath(path))]
+    python = _PYTHON_NAME.match(os.path.basename(path))
+    server, args = _server(command)
+    if server is None:  # python -c, -m of a module not in CWD_FIRST, stdin
+        return [] if safe else None
+    script = server if python else path if _shebang_python(path) else None
+    if script is not None and server not in CWD_FIRST:  # a script, console scripts too: its real directory first
+        return [] if safe else [os.path.dirname(os.path.realpath(script))]
     if server == "uvicorn":
         app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
         return [os.path.abspath(app_dir)] if app_dir else None
     if server == "gunicorn":
+        chdir = server_workdir(command, environ) or os.getcwd()  # entered before the paths are added
         args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]  # the command line wins
-        chdir = os.path.abspath(_last_option(args, "--chdir") or os.getcwd())  # entered before the paths
         paths = [os.path.join(chdir, p) for p in (_last_option(args, "--pythonpath") or "").split(",") if p]
         head = [*reversed(paths), chdir]  # each inserted first in turn
         head = list(dict.fromkeys(head))
         return None if head == [os.getcwd()] else head
     return None
+
+
+def server_workdir(command: list[str], environ: Mapping[str, str]) -> str | None:
+    """The directory the server changes to before it imports the application (gunicorn's ``--chdir``,
+    also from ``GUNICORN_CMD_ARGS``), absolute; ``None``: it stays where it was started."""
+    server, args = _server(command)
+    if server != "gunicorn":
+        return None
+    chdir = _last_option([*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args], "--chdir")
+    return os.path.abspath(chdir) if chdir else None
+
+
+def _server(command: list[str]) -> tuple[str | None, list[str]]:
+    """What ``command`` runs and with which arguments: a server's name (``uvicorn``, ``python -m
+    gunicorn``), a script's path, the program's name for anything else; ``None`` for ``python -c``,
+    ``-m`` of another module and stdin."""
+    path = shutil.which(command[0]) or command[0]
+    if _PYTHON_NAME.match(os.path.basename(path)):
+        return _python_target(command[1:])
+    return os.path.basename(path), command[1:]
 
 
 def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:

@@ -320,3 +320,42 @@ def test_python_script_server_gets_its_own_directory_first(tmp_path):
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "serving ['/']"
         assert result.report["environment"]["sys_path"][0]["path"] == str(tmp_path / "app")
+
+
+@pytest.mark.parametrize("how", ["--chdir", "GUNICORN_CMD_ARGS"])
+def test_gunicorn_chdir_is_where_the_checks_run(tmp_path, how):
+    """gunicorn --chdir src: the server imports (and opens relative paths) from src/, so the checks do
+    too; a healthy service is served, and one whose --chdir is missing is stopped before it starts."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "settings.json").write_text('{"greeting": "hello"}')
+    (src / "wsgi.py").write_text(
+        "import json\nSETTINGS = json.load(open('settings.json'))  # relative: the server's cwd\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [SETTINGS['greeting'].encode()]\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports:\n  - module: wsgi\n    symbols: [application]\n")
+    port = free_port()
+    env = cli_env()
+    options = ["--chdir", "src"] if how == "--chdir" else []
+    if how == "GUNICORN_CMD_ARGS":
+        env["GUNICORN_CMD_ARGS"] = "--chdir src"
+    command = ["gunicorn", *options, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:application"]
+    proc = subprocess.Popen([*GATE, "run", "--", *command], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_line(proc, "Booting worker", time.monotonic() + 60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200 and response.read() == b"hello"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    missing = [part.replace("src", "gone") for part in command]
+    if how == "GUNICORN_CMD_ARGS":
+        env["GUNICORN_CMD_ARGS"] = "--chdir gone"
+    result = run_cli(["run", "--", *missing], tmp_path, env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    workdir = result.check(str(tmp_path / "gone"), kind="workdir")
+    assert workdir["cause"] == "path_missing" and "--chdir" in workdir["hint"]
+    assert result.check("wsgi")["status"] == "skipped"
