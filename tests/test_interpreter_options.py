@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env, error_event, run_cli
-from preflight.interpreter import PythonArgs, parse_python_args
+from preflight.python_args import PythonArgs, parse_python_args
 
 MODES = ("fresh", "zygote")
 
