@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, path_advice, search, source
+from preflight import config_diagnosis, file_diagnosis, path_advice, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -232,6 +232,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
                       f"--set-env-vars/--set-secrets), and list it under env.required in the manifest")
     elif "NameError" in bases:
         _name_error(check, facts)
+    elif file_diagnosis.diagnose(check, facts, ctx.workdir, ctx.uid):
+        pass
     elif "PermissionError" in bases:
         _permission_denied(check, facts.get("filename") or check.file, ctx)
     elif "SystemExit" in bases:

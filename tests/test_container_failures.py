@@ -1,0 +1,124 @@
+"""How services fail at import in a container, beyond a missing module: the filesystem refuses a write,
+a config file was left out, the code reads its own distribution's metadata, a compiled extension
+cannot load. Each tree is built on disk and checked through the real CLI, in both modes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+MODES = ("zygote", "fresh")
+# As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+
+def tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
+    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def _can_mount_read_only() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/cache.py": """
+            import os
+
+            os.makedirs(os.path.join(os.path.dirname(__file__), "..", "data", "cache"), exist_ok=True)
+            """,
+        "app/logs.py": """
+            import logging, pathlib
+
+            handler = logging.FileHandler(pathlib.Path(__file__).parent.parent / "data" / "app.log")
+            """,
+    }, ["app.cache", "app.logs"])
+    (root / "data").mkdir()
+    # the server's view of a readOnlyRootFilesystem: data/ is a read-only mount
+    read_only = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"', str(root / "data")]
+    result = run_cli(["check", "--mode", mode], root, prefix=read_only)
+    for target, line, path in (("app.cache", 3, "data/cache"), ("app.logs", 3, "data/app.log")):
+        check = result.check(target)
+        assert check["cause"] == "write_denied", check
+        assert (check["file"], check["line"]) == (str(root / "app" / f"{target[4:]}.py"), line)
+        assert check["details"]["path"] == str(root / path) and check["details"]["read_only_filesystem"] is True
+        assert "read-only" in check["hint"] and "emptyDir" in check["hint"]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed to drop root's override")
+@pytest.mark.parametrize("mode", MODES)
+def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
+    """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/logs.py": """
+            import logging
+
+            logging.basicConfig(filename="locked/app.log")
+            """,
+        "app/config.py": """
+            import json
+
+            CONFIG = json.load(open("secret.json"))
+            """,
+    }, ["app.logs", "app.config"])
+    (root / "locked").mkdir(mode=0o555)
+    (root / "secret.json").write_text("{}")
+    (root / "secret.json").chmod(0)
+    result = run_cli(["check", "--mode", mode], root, prefix=NO_DAC)
+    write = result.check("app.logs")
+    assert write["cause"] == "write_denied", write
+    assert (write["file"], write["line"]) == (str(root / "app/logs.py"), 3)
+    assert write["details"] == {"path": str(root / "locked/app.log"), "uid": os.getuid(),
+                                "read_only_filesystem": False}
+    assert f"mkdir -p {root / 'locked'} && chown" in write["hint"]
+    read = result.check("app.config")
+    assert read["cause"] == "permission_denied", read
+    assert (read["file"], read["line"]) == (str(root / "app/config.py"), 3)
+    assert read["details"]["path"] == str(root / "secret.json")
+    assert "app/config.py:3 reads it" in read["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/settings.py": """
+            import json
+
+            with open("config/settings.json") as f:
+                SETTINGS = json.load(f)
+            """,
+        "app/version.py": """
+            import subprocess
+
+            SHA = subprocess.check_output(["preflight-test-no-such-program", "rev-parse", "HEAD"])
+            """,
+    }, ["app.settings", "app.version"])
+    result = run_cli(["check", "--mode", mode], root)
+    config = result.check("app.settings")
+    assert config["cause"] == "file_missing", config
+    assert (config["file"], config["line"]) == (str(root / "app/settings.py"), 3)
+    assert config["details"] == {"path": str(root / "config/settings.json"), "exists_up_to": str(root)}
+    assert f"against the working directory {root}" in config["hint"] and ".dockerignore" in config["hint"]
+    program = result.check("app.version")
+    assert program["cause"] == "file_missing", program
+    assert (program["file"], program["line"]) == (str(root / "app/version.py"), 3)
+    assert "runs the program 'preflight-test-no-such-program'" in program["hint"]
