@@ -122,3 +122,33 @@ def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode)
     assert program["cause"] == "file_missing", program
     assert (program["file"], program["line"]) == (str(root / "app/version.py"), 3)
     assert "runs the program 'preflight-test-no-such-program'" in program["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reading_the_services_own_metadata_when_it_was_never_installed(tmp_path, mode):
+    """``importlib.metadata.version("svc")`` in an image that copied the code but never pip-installed it:
+    importlib.metadata raises PackageNotFoundError from its own StopIteration, which is no root cause."""
+    root = tree(tmp_path, {
+        "pyproject.toml": '[project]\nname = "Orders-Service"\nversion = "1.0"\n',
+        "app/__init__.py": "",
+        "app/version.py": """
+            from importlib.metadata import version
+
+            __version__ = version("orders_service")
+            """,
+        "app/other.py": """
+            import importlib.metadata
+
+            EXTRA = importlib.metadata.version("preflight-test-not-installed")
+            """,
+    }, ["app.version", "app.other"])
+    result = run_cli(["check", "--mode", mode], root)
+    own = result.check("app.version")
+    assert (own["cause"], own["error_type"]) == ("distribution_missing", "PackageNotFoundError"), own
+    assert (own["file"], own["line"]) == (str(root / "app/version.py"), 3)
+    assert "wrapped_by" not in own["details"]
+    assert own["details"]["own_project"] == str(root / "pyproject.toml")
+    assert "pip install --no-deps ." in own["hint"]
+    other = result.check("app.other")
+    assert other["cause"] == "distribution_missing" and other["details"]["install"] == "preflight-test-not-installed"
+    assert "pip install preflight-test-not-installed" in other["hint"]

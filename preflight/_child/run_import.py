@@ -268,6 +268,10 @@ def _facts(exc: BaseException) -> dict:
         facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
+    if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
+        req = getattr(exc, "req", None)
+        facts["distribution"] = str(getattr(req, "project_name", None) or getattr(req, "name", None)
+                                    or (exc.args[0] if exc.args else ""))
     if isinstance(exc, SystemExit):
         facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
     validation = _validation_facts(exc)
