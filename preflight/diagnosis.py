@@ -1,7 +1,8 @@
 """Turn what a check interpreter left behind into checks: cause code, app file:line, and a hint.
 
 Causes are read from exception attributes (``name``, ``path``, ``obj``, ``filename``, ``lineno``)
-and from the traceback's frames, never from message text.
+and from the traceback's frames, never from message text (the dynamic loader's error string aside:
+see ``native``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, file_diagnosis, path_advice, search, source
+from preflight import config_diagnosis, file_diagnosis, native, path_advice, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -224,6 +225,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.file, check.line = facts.get("filename") or check.file, facts.get("lineno") or check.line
         text = (facts.get("text") or "").strip()
         check.hint = f"fix the syntax at {check.file}:{check.line}" + (f": `{text}`" if text else "")
+    elif native.diagnose(check, facts):
+        pass
     elif facts.get("distribution"):
         _metadata_missing(check, facts["distribution"], facts["type"], ctx)
     elif "ModuleNotFoundError" in bases:

@@ -4,9 +4,13 @@ cannot load. Each tree is built on disk and checked through the real CLI, in bot
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -152,3 +156,70 @@ def test_reading_the_services_own_metadata_when_it_was_never_installed(tmp_path,
     other = result.check("app.other")
     assert other["cause"] == "distribution_missing" and other["details"]["install"] == "preflight-test-not-installed"
     assert "pip install preflight-test-not-installed" in other["hint"]
+
+
+def _extension(name: str) -> Path | None:
+    """The standard library's compiled extension module ``name`` as a file, when it is one."""
+    spec = importlib.util.find_spec(name)
+    origin = spec.origin if spec else None
+    return Path(origin) if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else None
+
+
+JSON_EXT = _extension("_json")
+
+
+@pytest.mark.skipif(JSON_EXT is None or sys.platform != "linux", reason="needs _json as an ELF extension file")
+@pytest.mark.parametrize("mode", MODES)
+def test_extensions_built_for_another_python_or_machine_or_not_there_at_all(tmp_path, mode):
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    root = tree(tmp_path, {
+        "app/__init__.py": "", "app/native/__init__.py": "",
+        "app/newer.py": "from app.native import _json\n",
+        "app/arm.py": "import app.native._arm\n",
+        "app/lfs.py": "from app.native import _lfs\n",
+    }, ["app.newer", "app.arm", "app.lfs"])
+    native = root / "app/native"
+    shutil.copy(JSON_EXT, native / "_json.cpython-399-x86_64-linux-gnu.so")  # a build stage on another Python
+    elf = bytearray(JSON_EXT.read_bytes())
+    elf[18:20] = (183 if elf[18:20] != (183).to_bytes(2, "little") else 62).to_bytes(2, "little")  # e_machine
+    (native / f"_arm{suffix}").write_bytes(bytes(elf))
+    (native / f"_lfs{suffix}").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n")
+    result = run_cli(["check", "--mode", mode], root)
+    newer = result.check("app.newer")
+    assert newer["cause"] == "extension_incompatible", newer
+    assert (newer["file"], newer["line"]) == (str(root / "app/newer.py"), 1)
+    assert newer["details"]["path"] == str(native / "_json.cpython-399-x86_64-linux-gnu.so")
+    assert suffix in newer["hint"] and "same Python version" in newer["hint"]
+    arm = result.check("app.arm")
+    assert arm["cause"] == "extension_incompatible", arm
+    assert (arm["file"], arm["line"]) == (str(root / "app/arm.py"), 1)
+    assert arm["details"]["built_for"].startswith("an ELF shared object for ") and "--platform" in arm["hint"]
+    lfs = result.check("app.lfs")
+    assert lfs["cause"] == "extension_incompatible" and "Git LFS pointer" in lfs["hint"], lfs
+
+
+SSL_EXT = _extension("_ssl")
+
+
+@pytest.mark.skipif(SSL_EXT is None or not re.search(rb"libssl\.so", SSL_EXT.read_bytes() if SSL_EXT else b""),
+                    reason="needs _ssl as an extension linked to libssl")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "", "app/native/__init__.py": "",
+        "app/tls.py": "from app.native import _ssl\n",
+        "app/pq.py": "import ctypes\n\nlibpq = ctypes.CDLL('libpreflight-test-pq.so.5')\n",
+    }, ["app.tls", "app.pq"])
+    # the same extension, linked to a library no image has: what a slim runtime stage without libssl sees
+    linked = re.sub(rb"libssl\.so", b"libxyz.so", SSL_EXT.read_bytes())
+    (root / "app/native" / SSL_EXT.name).write_bytes(linked)
+    result = run_cli(["check", "--mode", mode], root)
+    tls = result.check("app.tls")
+    assert tls["cause"] == "library_missing", tls
+    assert tls["details"]["library"].startswith("libxyz.so")
+    assert (tls["file"], tls["line"]) == (str(root / "app/tls.py"), 1)
+    assert "apt-get install" in tls["hint"]
+    pq = result.check("app.pq")
+    assert pq["cause"] == "library_missing", pq
+    assert pq["details"]["library"] == "libpreflight-test-pq.so.5"
+    assert (pq["file"], pq["line"]) == (str(root / "app/pq.py"), 3)

@@ -247,6 +247,11 @@ def _facts(exc: BaseException) -> dict:
         if exc.name:
             parts = exc.name.split(".")
             facts["modules"] = {p: _module_state(p) for p in (".".join(parts[:i + 1]) for i in range(len(parts)))}
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else (
+            f"{exc.name}.{facts['name_from']}" if exc.name and facts["name_from"] else None)
+        foreign = _foreign_extensions(missing) if missing else []
+        if foreign or (exc.path and exc.path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))):
+            facts.update(foreign_extensions=foreign, extension_suffixes=importlib.machinery.EXTENSION_SUFFIXES)
     if isinstance(exc, SyntaxError):
         facts.update(filename=exc.filename, lineno=exc.lineno, offset=exc.offset,
                      text=(exc.text or "").rstrip("\n"), msg=exc.msg)
@@ -387,6 +392,28 @@ def _all_locations(name: str) -> list[str]:
             if os.path.isfile(candidate) and "__pycache__" not in candidate:
                 found.append(candidate)
     return found
+
+
+def _foreign_extensions(name: str) -> list[str]:
+    """Compiled extension files for module ``name`` that this interpreter will not load: built for
+    another Python or platform (``_x.cpython-312-x86_64-linux-gnu.so`` under 3.11, ``_x.cpython-311-darwin.so``)."""
+    parent, _, last = name.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        search = list(getattr(package, "__path__", None) or [])
+    else:
+        search = [entry or os.getcwd() for entry in sys.path]
+    found = []
+    for directory in dict.fromkeys(search):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in sorted(names):
+            if (entry.startswith(last + ".") and entry.endswith((".so", ".pyd", ".dylib"))
+                    and entry[len(last):] not in importlib.machinery.EXTENSION_SUFFIXES):
+                found.append(os.path.join(directory, entry))
+    return found[:10]
 
 
 def _importable(name: str) -> bool:
