@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, file_diagnosis, native, path_advice, search, source
+from preflight import config_diagnosis, file_diagnosis, native, path_advice, relative_import, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -225,6 +225,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.file, check.line = facts.get("filename") or check.file, facts.get("lineno") or check.line
         text = (facts.get("text") or "").strip()
         check.hint = f"fix the syntax at {check.file}:{check.line}" + (f": `{text}`" if text else "")
+    elif relative_import.diagnose(check, facts, frame, ctx):
+        pass
     elif native.diagnose(check, facts):
         pass
     elif facts.get("distribution"):

@@ -34,6 +34,15 @@ def imported_names(path: str, line: int) -> list[str]:
     return names
 
 
+def relative_import(path: str, line: int) -> tuple[int, str]:
+    """The dots and the module of the relative ``from .x import`` statement at ``path:line``; (0, "") for none."""
+    tree = _parse(path)
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.ImportFrom) and node.level and node.lineno <= line <= (node.end_lineno or 0):
+            return node.level, node.module or ""
+    return 0, ""
+
+
 def project_file(name: str, directories: list[str]) -> str | None:
     """The ``pyproject.toml`` in one of ``directories`` whose ``[project] name`` is ``name`` (PEP 503
     normalized), if any: the service's own project."""

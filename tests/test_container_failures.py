@@ -223,3 +223,30 @@ def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
     assert pq["cause"] == "library_missing", pq
     assert pq["details"]["library"] == "libpreflight-test-pq.so.5"
     assert (pq["file"], pq["line"]) == (str(root / "app/pq.py"), 3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path, mode):
+    """WORKDIR /srv/app with `uvicorn main:app`, where main.py does `from .core import X`: Python says
+    only "no known parent package"; the module's package makes it app.main."""
+    svc = tmp_path / "srv"
+    tree(svc, {
+        "app/__init__.py": "", "app/core.py": "X = 1\n", "app/api/__init__.py": "",
+        "app/main.py": "from .core import X\n",
+        "app/api/routes.py": "from ..core import X\n",
+        "app/api/deep.py": "def handler():\n    pass\n\n\nfrom ...elsewhere import Y\n",
+    }, ["app.api.deep"])
+    (svc / "app/preflight.yaml").write_text("version: 1\nimports: [main, api.routes]\n")
+    result = run_cli(["check", "--mode", mode], svc / "app")
+    main = result.check("main")
+    assert main["cause"] == "relative_import", main
+    assert (main["file"], main["line"]) == (str(svc / "app/main.py"), 1)
+    assert main["details"] == {"imported_as": "main", "level": 1, "package_name": "app.main",
+                               "package_root": str(svc)}
+    assert "uvicorn app.main:app" in main["hint"] and f"WORKDIR {svc}" in main["hint"]
+    routes = result.check("api.routes")
+    assert routes["cause"] == "relative_import" and routes["details"]["package_name"] == "app.api.routes", routes
+    above = run_cli(["check", "--mode", mode], svc).check("app.api.deep")  # too many dots, whatever the name
+    assert above["cause"] == "relative_import", above
+    assert (above["file"], above["line"]) == (str(svc / "app/api/deep.py"), 5)
+    assert "above its top-level package 'app'" in above["hint"]

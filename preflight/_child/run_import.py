@@ -333,7 +333,8 @@ def _frames(tb) -> list[dict]:
     frames = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name})
+        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name,
+                       "module": tb.tb_frame.f_globals.get("__name__")})
         tb = tb.tb_next
     return frames
 
