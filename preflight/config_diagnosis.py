@@ -20,13 +20,14 @@ def _set(names: list[str]) -> str:
     return (f"set {it} for the container (docker run -e {names[0]}=..., Kubernetes env, Cloud Run "
             f"--set-env-vars/--set-secrets), and list {it} under env.required in the manifest")
 
+_ANY_READ = re.compile(r"""(?:environ\[|getenv\(|environ\.get\()\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _DEFAULTLESS_READ = re.compile(r"""(?:getenv|environ\.get)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)""")
 
 
 def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
     """Whichever of this module's diagnoses fits; False when none does."""
     return (_settings_invalid(check, facts) or _django_unconfigured(check, facts)
-            or _read_unset_variable(check, facts, env_names))
+            or _read_unset_variable(check, facts, env_names) or _bad_value(check, facts, env_names))
 
 
 def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
@@ -95,4 +96,23 @@ def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Colle
     check.details.update(name=unset[0], names=unset)
     check.hint = (f"{' or '.join(unset)} is not set, so reading it without a default at {check.file}:{check.line} "
                   f"gave None ({facts['type']}: {facts.get('message')}): {_set(unset)}, or give the read a default")
+    return True
+
+
+def _bad_value(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
+    """``int(os.environ["WORKERS"])`` with ``WORKERS=four``: a set variable whose value the reading line
+    could not convert (a ``ValueError`` there, ``json.loads`` included). The value is never named."""
+    if "ValueError" not in (facts.get("bases") or ()) or not check.file or not check.line:
+        return False
+    read = [n for n in _ANY_READ.findall(linecache.getline(check.file, check.line)) if n in env_names]
+    if not read:
+        return False
+    check.cause = "env_invalid"
+    check.details.update(name=read[0], names=read)
+    links = [n for n in read if n.endswith("_PORT")]
+    note = (f" ({links[0]} is also the name of a variable Kubernetes sets to tcp://IP:PORT for a Service named "
+            f"{links[0][:-5].lower().replace('_', '-')}: set enableServiceLinks: false in the pod spec, or rename "
+            f"the variable)" if links else "")
+    check.hint = (f"{' or '.join(read)} is set, but {check.file}:{check.line} cannot use its value "
+                  f"({facts['type']}): fix the value for the container{note}, or validate it with a clear error")
     return True

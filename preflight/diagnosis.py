@@ -1,7 +1,8 @@
 """Turn what a check interpreter left behind into checks: cause code, app file:line, and a hint.
 
 Causes are read from exception attributes (``name``, ``path``, ``obj``, ``filename``, ``lineno``)
-and from the traceback's frames, never from message text.
+and from the traceback's frames, never from message text (the dynamic loader's error string aside:
+see ``native``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, path_advice, search, source
+from preflight import config_diagnosis, file_diagnosis, native, path_advice, relative_import, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -160,7 +161,7 @@ def _diagnose_error(check: r.Check, target: ImportTarget, outer: dict[str, Any],
                     ctx: Context) -> None:
     """Cause, file:line and hint from the root failure; the wrapper the app raised instead, if any,
     in ``details.wrapped_by``."""
-    root = _root_cause(outer)
+    root = _root_cause(outer, ctx)
     check.stack_trace = trace or None
     check.error_type = root["type"]
     check.message = root["message"]
@@ -173,13 +174,13 @@ def _diagnose_error(check: r.Check, target: ImportTarget, outer: dict[str, Any],
         }
 
 
-def _root_cause(outer: dict[str, Any]) -> dict[str, Any]:
+def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """Where the failure arose: follow the chain inward while each exception wraps the next one.
     The root's frames start where it was caught; the wrapper's frames above that are prepended,
     so the root's stack runs from the import down (and may hold the only app frame)."""
     root = outer
     for inner in outer.get("chain", []):
-        if not _wraps(root, inner):
+        if not _wraps(root, inner) or not _app_wraps(root, inner, ctx):
             break
         root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"]}
     return root
@@ -192,6 +193,14 @@ def _callers(outer: list[dict[str, Any]], inner: list[dict[str, Any]]) -> list[d
             if (outer[i]["file"], outer[i]["function"]) == (inner[0]["file"], inner[0]["function"]):
                 return outer[:i]
     return []
+
+
+def _app_wraps(outer: dict[str, Any], inner: dict[str, Any], ctx: Context) -> bool:
+    """Your code raised the wrapper, or the failure it wraps arose in (or passed through) your code. A
+    library translating its own internals (importlib.metadata's ``StopIteration`` into
+    ``PackageNotFoundError``) is one failure: the library's exception."""
+    raised = outer["frames"][-1]["file"] if outer["frames"] else None
+    return ctx.is_app_file(raised) or any(ctx.is_app_file(f["file"]) for f in inner["frames"])
 
 
 def _wraps(outer: dict[str, Any], inner: dict[str, Any]) -> bool:
@@ -217,6 +226,12 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.file, check.line = facts.get("filename") or check.file, facts.get("lineno") or check.line
         text = (facts.get("text") or "").strip()
         check.hint = f"fix the syntax at {check.file}:{check.line}" + (f": `{text}`" if text else "")
+    elif relative_import.diagnose(check, facts, frame, ctx):
+        pass
+    elif native.diagnose(check, facts):
+        pass
+    elif facts.get("distribution"):
+        _metadata_missing(check, facts["distribution"], facts["type"], ctx)
     elif "ModuleNotFoundError" in bases:
         _module_not_found(check, target, facts, ctx)
     elif "ImportError" in bases and facts.get("name") and facts.get("name_from"):
@@ -233,6 +248,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
                       f"--set-env-vars/--set-secrets), and list it under env.required in the manifest")
     elif "NameError" in bases:
         _name_error(check, facts)
+    elif file_diagnosis.diagnose(check, facts, ctx.workdir, ctx.uid):
+        pass
     elif "PermissionError" in bases:
         _permission_denied(check, facts.get("filename") or check.file, ctx)
     elif "SystemExit" in bases:
@@ -487,6 +504,23 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         return
     check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
                   f"out by .dockerignore or a COPY step, and the spelling of the import{note}")
+
+
+def _metadata_missing(check: r.Check, name: str, error_type: str, ctx: Context) -> None:
+    """``importlib.metadata.version("svc")``, ``pkg_resources.get_distribution("svc")``: no such distribution."""
+    check.cause = "distribution_missing"
+    check.details.update(distribution=name, install=name)
+    where = f"{check.file}:{check.line}" if check.file else "the import"
+    project = source.project_file(name, [ctx.workdir, ctx.manifest_dir])
+    if project or name.replace("-", "_") in ctx.app_tops:
+        check.details["own_project"] = project
+        fix = (f"{name!r} is this service's own project{f' ({project})' if project else ''}, whose code was copied "
+               f"into the image but never installed: install it there (pip install --no-deps .), or fall back to a "
+               f"default when it is not installed (catch {error_type})")
+    else:
+        fix = f"pip install {name}, or fall back when it is not installed"
+    check.hint = (f"{where} reads the metadata of the distribution {name!r} (its version, entry points), and no "
+                  f"distribution of that name is installed for this interpreter: {fix}")
 
 
 def _asked_for(missing: str, target: ImportTarget, importer: dict[str, Any] | None) -> str:

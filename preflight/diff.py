@@ -308,7 +308,7 @@ def explain(kind: str, target: str, check: dict[str, Any], good: Side, bad: Side
         reasons += _cwd(good, bad) + _pythonpath(good, bad)
     if kind in ("python",) or not reasons:
         reasons += _python(good, bad)
-    if kind in ("import", "symbol") and check.get("cause") == "permission_denied":
+    if kind in ("import", "symbol") and check.get("cause") in ("permission_denied", "write_denied"):
         reasons += _user(good, bad)
     return _unique(reasons)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import os
+import re
 
 
 def definition_line(path: str, name: str) -> int | None:
@@ -30,6 +32,39 @@ def imported_names(path: str, line: int) -> list[str]:
         elif node.module and not node.level:
             names += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"] or [node.module]
     return names
+
+
+def relative_import(path: str, line: int) -> tuple[int, str]:
+    """The dots and the module of the relative ``from .x import`` statement at ``path:line``; (0, "") for none."""
+    tree = _parse(path)
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.ImportFrom) and node.level and node.lineno <= line <= (node.end_lineno or 0):
+            return node.level, node.module or ""
+    return 0, ""
+
+
+def project_file(name: str, directories: list[str]) -> str | None:
+    """The ``pyproject.toml`` in one of ``directories`` whose ``[project] name`` is ``name`` (PEP 503
+    normalized), if any: the service's own project."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: no reader for it in the standard library
+        return None
+    wanted = _normalized(name)
+    for directory in dict.fromkeys(directories):
+        path = os.path.join(directory, "pyproject.toml")
+        try:
+            with open(path, "rb") as handle:
+                project = tomllib.load(handle).get("project") or {}
+        except (OSError, ValueError):
+            continue
+        if isinstance(project.get("name"), str) and _normalized(project["name"]) == wanted:
+            return path
+    return None
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _parse(path: str) -> ast.Module | None:

@@ -114,3 +114,21 @@ def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -
     models = configured.check("polls.models")
     assert models["cause"] == "import_error"
     assert "wsgi" in models["hint"] and "django.setup()" in models["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_set_variable_whose_value_the_code_cannot_convert_is_env_invalid(tmp_path: Path, mode: str) -> None:
+    root = _tree(tmp_path, {"app/__init__.py": "", "app/server.py": """
+        import os
+
+        WORKERS = int(os.getenv("SVC_WORKERS", "4"))
+        REDIS_PORT = int(os.environ["REDIS_PORT"])
+        """}, ["app.server"])
+    check = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_WORKERS="4", REDIS_PORT=SECRET)).check("app.server")
+    assert (check["cause"], check["line"]) == ("env_invalid", 4), check
+    assert check["details"] == {"name": "REDIS_PORT", "names": ["REDIS_PORT"]}
+    assert "enableServiceLinks: false" in check["hint"]
+    assert SECRET not in str(check)
+    check = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_WORKERS=SECRET, REDIS_PORT="6379")).check("app.server")
+    assert (check["cause"], check["line"], check["details"]["name"]) == ("env_invalid", 3, "SVC_WORKERS"), check
+    assert SECRET not in str(check) and "enableServiceLinks" not in check["hint"]

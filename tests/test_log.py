@@ -52,7 +52,8 @@ def test_values_the_app_echoes_are_redacted_everywhere(fixture_tree, canary):
 
     result = run_cli(["check"], fixture_tree("echoes_secret"), env=cli_env(PREFLIGHT_FIXTURE_DB_PASSWORD=canary))
     check = result.check("app.settings")
-    assert check["cause"] == "import_error" and check["error_type"] == "ValueError"
+    assert check["cause"] == "env_invalid" and check["error_type"] == "ValueError"  # int() of the variable
+    assert check["details"]["name"] == "PREFLIGHT_FIXTURE_DB_PASSWORD"
     assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["message"]
     assert "<redacted:$PREFLIGHT_FIXTURE_DB_PASSWORD>" in check["output"]
     assert canary not in result.stderr + result.stdout + json.dumps(result.report)

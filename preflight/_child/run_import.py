@@ -247,6 +247,11 @@ def _facts(exc: BaseException) -> dict:
         if exc.name:
             parts = exc.name.split(".")
             facts["modules"] = {p: _module_state(p) for p in (".".join(parts[:i + 1]) for i in range(len(parts)))}
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else (
+            f"{exc.name}.{facts['name_from']}" if exc.name and facts["name_from"] else None)
+        foreign = _foreign_extensions(missing) if missing else []
+        if foreign or (exc.path and exc.path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))):
+            facts.update(foreign_extensions=foreign, extension_suffixes=importlib.machinery.EXTENSION_SUFFIXES)
     if isinstance(exc, SyntaxError):
         facts.update(filename=exc.filename, lineno=exc.lineno, offset=exc.offset,
                      text=(exc.text or "").rstrip("\n"), msg=exc.msg)
@@ -268,6 +273,10 @@ def _facts(exc: BaseException) -> dict:
         facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
+    if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
+        req = getattr(exc, "req", None)
+        facts["distribution"] = str(getattr(req, "project_name", None) or getattr(req, "name", None)
+                                    or (exc.args[0] if exc.args else ""))
     if isinstance(exc, SystemExit):
         facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
     validation = _validation_facts(exc)
@@ -324,7 +333,8 @@ def _frames(tb) -> list[dict]:
     frames = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name})
+        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name,
+                       "module": tb.tb_frame.f_globals.get("__name__")})
         tb = tb.tb_next
     return frames
 
@@ -383,6 +393,28 @@ def _all_locations(name: str) -> list[str]:
             if os.path.isfile(candidate) and "__pycache__" not in candidate:
                 found.append(candidate)
     return found
+
+
+def _foreign_extensions(name: str) -> list[str]:
+    """Compiled extension files for module ``name`` that this interpreter will not load: built for
+    another Python or platform (``_x.cpython-312-x86_64-linux-gnu.so`` under 3.11, ``_x.cpython-311-darwin.so``)."""
+    parent, _, last = name.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        search = list(getattr(package, "__path__", None) or [])
+    else:
+        search = [entry or os.getcwd() for entry in sys.path]
+    found = []
+    for directory in dict.fromkeys(search):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in sorted(names):
+            if (entry.startswith(last + ".") and entry.endswith((".so", ".pyd", ".dylib"))
+                    and entry[len(last):] not in importlib.machinery.EXTENSION_SUFFIXES):
+                found.append(os.path.join(directory, entry))
+    return found[:10]
 
 
 def _importable(name: str) -> bool:

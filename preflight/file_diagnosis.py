@@ -1,0 +1,96 @@
+"""Files the application's own code opens, writes or creates at import, and what the container's
+filesystem said: not readable by this user, not writable (a read-only root filesystem, a directory
+owned by root under a non-root ``USER``), or not there (a config file ``.dockerignore`` left out).
+
+A source file the import system itself could not read is not this module's: ``diagnosis`` names
+that one. Facts come from the ``OSError``'s ``errno`` and ``filename`` and from the file system as
+the checks' user sees it, never from the message.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from typing import Any
+
+from preflight import report as r
+
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def diagnose(check: r.Check, facts: dict[str, Any], workdir: str, uid: int | None) -> bool:
+    """A file operation of the application's that the filesystem refused; False when it is not one."""
+    filename = facts.get("filename")
+    frames = facts.get("frames") or []
+    if "OSError" not in facts.get("bases", ()) or not isinstance(filename, str) or not filename:
+        return False
+    if frames and _import_system(frames[-1]["file"]):
+        return False  # Python reading a module's own source: an unreadable module, named by diagnosis
+    path = os.path.normpath(os.path.join(workdir, filename))
+    where = f"{check.file}:{check.line}" if check.file else "code run by the import"
+    program = _runs_a_program(frames)
+    if facts.get("errno") not in (errno.ENOENT, *_DENIED):
+        return False
+    check.details["path"] = filename if program else path
+    if program and (facts["errno"] == errno.ENOENT or os.sep not in filename and shutil.which(filename) is None):
+        check.cause = "file_missing"
+        check.hint = (f"{where} runs the program {filename!r} at import, and it is not in the image (not on PATH, "
+                      f"or not at that path). Install it in the image, or do not run it at import (a value known "
+                      f"at build time, such as a git commit, can be passed in as a build ARG or ENV)")
+    elif facts["errno"] == errno.ENOENT:
+        _missing(check, path, filename, where, workdir)
+    elif program and facts["errno"] != errno.EROFS:
+        check.cause = "permission_denied"
+        check.details["uid"] = uid
+        check.hint = (f"{where} runs {filename} at import, and uid {uid} may not execute it: chmod a+x it in "
+                      f"the image, or do not run it at import")
+    elif facts["errno"] != errno.EROFS and os.path.exists(path) and not os.access(path, os.R_OK):
+        check.cause = "permission_denied"
+        check.details["uid"] = uid
+        check.hint = (f"{path} is not readable by uid {uid}, and {where} reads it at import. Fix its ownership "
+                      f"or mode in the image (COPY --chown=<user>, chmod a+rX), or run as a user that can read it")
+    else:
+        _write_denied(check, path, where, facts, uid)
+    return True
+
+
+def _write_denied(check: r.Check, path: str, where: str, facts: dict[str, Any], uid: int | None) -> None:
+    read_only = facts["errno"] == errno.EROFS
+    check.cause = "write_denied"
+    check.details.update(uid=uid, read_only_filesystem=read_only)
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    if read_only:
+        check.hint = (f"{where} writes to {path} at import, and the filesystem holding it is mounted read-only "
+                      f"(Kubernetes readOnlyRootFilesystem, docker run --read-only). Mount a writable volume "
+                      f"there (an emptyDir or tmpfs at {directory}), write somewhere that is writable (such as "
+                      f"/tmp) named by a variable, or move the write out of import time")
+    else:
+        check.hint = (f"{where} writes to {path} at import, and uid {uid} may not write there. Create {directory} "
+                      f"in the image owned by the runtime user (RUN mkdir -p {directory} && chown <user> "
+                      f"{directory}), write under a writable mount named by a variable, or move the write out of "
+                      f"import time")
+
+
+def _missing(check: r.Check, path: str, filename: str, where: str, workdir: str) -> None:
+    existing = path
+    while existing != os.path.dirname(existing) and not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    check.cause = "file_missing"
+    check.details["exists_up_to"] = existing
+    relative = "" if os.path.isabs(filename) else f" (a relative path: against the working directory {workdir})"
+    gone = os.path.dirname(path) if existing != os.path.dirname(path) else None
+    check.hint = (f"{where} opens {path}{relative} at import, and it does not exist"
+                  + (f", nor does {gone}" if gone else "")
+                  + ". Check that .dockerignore or a COPY step did not leave it out, the working directory, "
+                    "and that a directory the code writes into is created in the image")
+
+
+def _import_system(file: str) -> bool:
+    return file.startswith("<frozen importlib") or file.replace(os.sep, "/").endswith(
+        ("importlib/_bootstrap_external.py", "importlib/_bootstrap.py"))
+
+
+def _runs_a_program(frames: list[dict[str, Any]]) -> bool:
+    """The failing call started a program (``subprocess``, ``os.exec*``), not a file operation."""
+    return any(f["function"] in ("_execute_child", "_fork_exec", "execve", "execv") for f in frames[-3:])

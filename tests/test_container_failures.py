@@ -1,0 +1,252 @@
+"""How services fail at import in a container, beyond a missing module: the filesystem refuses a write,
+a config file was left out, the code reads its own distribution's metadata, a compiled extension
+cannot load. Each tree is built on disk and checked through the real CLI, in both modes."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+MODES = ("zygote", "fresh")
+# As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+
+def tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
+    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def _can_mount_read_only() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/cache.py": """
+            import os
+
+            os.makedirs(os.path.join(os.path.dirname(__file__), "..", "data", "cache"), exist_ok=True)
+            """,
+        "app/logs.py": """
+            import logging, pathlib
+
+            handler = logging.FileHandler(pathlib.Path(__file__).parent.parent / "data" / "app.log")
+            """,
+    }, ["app.cache", "app.logs"])
+    (root / "data").mkdir()
+    # the server's view of a readOnlyRootFilesystem: data/ is a read-only mount
+    read_only = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"', str(root / "data")]
+    result = run_cli(["check", "--mode", mode], root, prefix=read_only)
+    for target, line, path in (("app.cache", 3, "data/cache"), ("app.logs", 3, "data/app.log")):
+        check = result.check(target)
+        assert check["cause"] == "write_denied", check
+        assert (check["file"], check["line"]) == (str(root / "app" / f"{target[4:]}.py"), line)
+        assert check["details"]["path"] == str(root / path) and check["details"]["read_only_filesystem"] is True
+        assert "read-only" in check["hint"] and "emptyDir" in check["hint"]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed to drop root's override")
+@pytest.mark.parametrize("mode", MODES)
+def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
+    """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/logs.py": """
+            import logging
+
+            logging.basicConfig(filename="locked/app.log")
+            """,
+        "app/config.py": """
+            import json
+
+            CONFIG = json.load(open("secret.json"))
+            """,
+    }, ["app.logs", "app.config"])
+    (root / "locked").mkdir(mode=0o555)
+    (root / "secret.json").write_text("{}")
+    (root / "secret.json").chmod(0)
+    result = run_cli(["check", "--mode", mode], root, prefix=NO_DAC)
+    write = result.check("app.logs")
+    assert write["cause"] == "write_denied", write
+    assert (write["file"], write["line"]) == (str(root / "app/logs.py"), 3)
+    assert write["details"] == {"path": str(root / "locked/app.log"), "uid": os.getuid(),
+                                "read_only_filesystem": False}
+    assert f"mkdir -p {root / 'locked'} && chown" in write["hint"]
+    read = result.check("app.config")
+    assert read["cause"] == "permission_denied", read
+    assert (read["file"], read["line"]) == (str(root / "app/config.py"), 3)
+    assert read["details"]["path"] == str(root / "secret.json")
+    assert "app/config.py:3 reads it" in read["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/settings.py": """
+            import json
+
+            with open("config/settings.json") as f:
+                SETTINGS = json.load(f)
+            """,
+        "app/version.py": """
+            import subprocess
+
+            SHA = subprocess.check_output(["preflight-test-no-such-program", "rev-parse", "HEAD"])
+            """,
+    }, ["app.settings", "app.version"])
+    result = run_cli(["check", "--mode", mode], root)
+    config = result.check("app.settings")
+    assert config["cause"] == "file_missing", config
+    assert (config["file"], config["line"]) == (str(root / "app/settings.py"), 3)
+    assert config["details"] == {"path": str(root / "config/settings.json"), "exists_up_to": str(root)}
+    assert f"against the working directory {root}" in config["hint"] and ".dockerignore" in config["hint"]
+    program = result.check("app.version")
+    assert program["cause"] == "file_missing", program
+    assert (program["file"], program["line"]) == (str(root / "app/version.py"), 3)
+    assert "runs the program 'preflight-test-no-such-program'" in program["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reading_the_services_own_metadata_when_it_was_never_installed(tmp_path, mode):
+    """``importlib.metadata.version("svc")`` in an image that copied the code but never pip-installed it:
+    importlib.metadata raises PackageNotFoundError from its own StopIteration, which is no root cause."""
+    root = tree(tmp_path, {
+        "pyproject.toml": '[project]\nname = "Orders-Service"\nversion = "1.0"\n',
+        "app/__init__.py": "",
+        "app/version.py": """
+            from importlib.metadata import version
+
+            __version__ = version("orders_service")
+            """,
+        "app/other.py": """
+            import importlib.metadata
+
+            EXTRA = importlib.metadata.version("preflight-test-not-installed")
+            """,
+    }, ["app.version", "app.other"])
+    result = run_cli(["check", "--mode", mode], root)
+    own = result.check("app.version")
+    assert (own["cause"], own["error_type"]) == ("distribution_missing", "PackageNotFoundError"), own
+    assert (own["file"], own["line"]) == (str(root / "app/version.py"), 3)
+    assert "wrapped_by" not in own["details"]
+    assert own["details"]["own_project"] == str(root / "pyproject.toml")
+    assert "pip install --no-deps ." in own["hint"]
+    other = result.check("app.other")
+    assert other["cause"] == "distribution_missing" and other["details"]["install"] == "preflight-test-not-installed"
+    assert "pip install preflight-test-not-installed" in other["hint"]
+
+
+def _extension(name: str) -> Path | None:
+    """The standard library's compiled extension module ``name`` as a file, when it is one."""
+    spec = importlib.util.find_spec(name)
+    origin = spec.origin if spec else None
+    return Path(origin) if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else None
+
+
+JSON_EXT = _extension("_json")
+
+
+@pytest.mark.skipif(JSON_EXT is None or sys.platform != "linux", reason="needs _json as an ELF extension file")
+@pytest.mark.parametrize("mode", MODES)
+def test_extensions_built_for_another_python_or_machine_or_not_there_at_all(tmp_path, mode):
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    root = tree(tmp_path, {
+        "app/__init__.py": "", "app/native/__init__.py": "",
+        "app/newer.py": "from app.native import _json\n",
+        "app/arm.py": "import app.native._arm\n",
+        "app/lfs.py": "from app.native import _lfs\n",
+    }, ["app.newer", "app.arm", "app.lfs"])
+    native = root / "app/native"
+    shutil.copy(JSON_EXT, native / "_json.cpython-399-x86_64-linux-gnu.so")  # a build stage on another Python
+    elf = bytearray(JSON_EXT.read_bytes())
+    elf[18:20] = (183 if elf[18:20] != (183).to_bytes(2, "little") else 62).to_bytes(2, "little")  # e_machine
+    (native / f"_arm{suffix}").write_bytes(bytes(elf))
+    (native / f"_lfs{suffix}").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n")
+    result = run_cli(["check", "--mode", mode], root)
+    newer = result.check("app.newer")
+    assert newer["cause"] == "extension_incompatible", newer
+    assert (newer["file"], newer["line"]) == (str(root / "app/newer.py"), 1)
+    assert newer["details"]["path"] == str(native / "_json.cpython-399-x86_64-linux-gnu.so")
+    assert suffix in newer["hint"] and "same Python version" in newer["hint"]
+    arm = result.check("app.arm")
+    assert arm["cause"] == "extension_incompatible", arm
+    assert (arm["file"], arm["line"]) == (str(root / "app/arm.py"), 1)
+    assert arm["details"]["built_for"].startswith("an ELF shared object for ") and "--platform" in arm["hint"]
+    lfs = result.check("app.lfs")
+    assert lfs["cause"] == "extension_incompatible" and "Git LFS pointer" in lfs["hint"], lfs
+
+
+SSL_EXT = _extension("_ssl")
+
+
+@pytest.mark.skipif(SSL_EXT is None or not re.search(rb"libssl\.so", SSL_EXT.read_bytes() if SSL_EXT else b""),
+                    reason="needs _ssl as an extension linked to libssl")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
+    root = tree(tmp_path, {
+        "app/__init__.py": "", "app/native/__init__.py": "",
+        "app/tls.py": "from app.native import _ssl\n",
+        "app/pq.py": "import ctypes\n\nlibpq = ctypes.CDLL('libpreflight-test-pq.so.5')\n",
+    }, ["app.tls", "app.pq"])
+    # the same extension, linked to a library no image has: what a slim runtime stage without libssl sees
+    linked = re.sub(rb"libssl\.so", b"libxyz.so", SSL_EXT.read_bytes())
+    (root / "app/native" / SSL_EXT.name).write_bytes(linked)
+    result = run_cli(["check", "--mode", mode], root)
+    tls = result.check("app.tls")
+    assert tls["cause"] == "library_missing", tls
+    assert tls["details"]["library"].startswith("libxyz.so")
+    assert (tls["file"], tls["line"]) == (str(root / "app/tls.py"), 1)
+    assert "apt-get install" in tls["hint"]
+    pq = result.check("app.pq")
+    assert pq["cause"] == "library_missing", pq
+    assert pq["details"]["library"] == "libpreflight-test-pq.so.5"
+    assert (pq["file"], pq["line"]) == (str(root / "app/pq.py"), 3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path, mode):
+    """WORKDIR /srv/app with `uvicorn main:app`, where main.py does `from .core import X`: Python says
+    only "no known parent package"; the module's package makes it app.main."""
+    svc = tmp_path / "srv"
+    tree(svc, {
+        "app/__init__.py": "", "app/core.py": "X = 1\n", "app/api/__init__.py": "",
+        "app/main.py": "from .core import X\n",
+        "app/api/routes.py": "from ..core import X\n",
+        "app/api/deep.py": "def handler():\n    pass\n\n\nfrom ...elsewhere import Y\n",
+    }, ["app.api.deep"])
+    (svc / "app/preflight.yaml").write_text("version: 1\nimports: [main, api.routes]\n")
+    result = run_cli(["check", "--mode", mode], svc / "app")
+    main = result.check("main")
+    assert main["cause"] == "relative_import", main
+    assert (main["file"], main["line"]) == (str(svc / "app/main.py"), 1)
+    assert main["details"] == {"imported_as": "main", "level": 1, "package_name": "app.main",
+                               "package_root": str(svc)}
+    assert "uvicorn app.main:app" in main["hint"] and f"WORKDIR {svc}" in main["hint"]
+    routes = result.check("api.routes")
+    assert routes["cause"] == "relative_import" and routes["details"]["package_name"] == "app.api.routes", routes
+    above = run_cli(["check", "--mode", mode], svc).check("app.api.deep")  # too many dots, whatever the name
+    assert above["cause"] == "relative_import", above
+    assert (above["file"], above["line"]) == (str(svc / "app/api/deep.py"), 5)
+    assert "above its top-level package 'app'" in above["hint"]
