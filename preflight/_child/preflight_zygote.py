@@ -139,6 +139,9 @@ class _Server:
         self.scanner: Scanner | None = None
         self.unsafe: str | None = None
         self.safe_modules: set[str] = set(sys.modules)
+        self.shadow_checked = False  # whether every module was looked at for an application file taking its name
+        self.realpaths: dict[str, str] = {}  # directory -> its real path, for ``unsafe_to_fork``
+        self.weights: dict[str, int] = {}  # run key -> how much of the application its module imports
         self.is_helper = False
         self.results: dict[int, str] = {}  # pidfd of a fork run here -> its result file
         self.unread: list[str] = []  # result files of finished (or handed out) runs, to learn from
@@ -241,20 +244,13 @@ class _Server:
         self._watch_tokens(bool(eligible) and not self.preloading and not self.unsafe)
         if not eligible or self.unsafe:
             return
+        if self.preloading:  # a helper forks them: this one, busy importing, could not reap them
+            self._hand_to_helper(eligible)
+            return
         if self.scanner is not None:  # the longest first, so that no long one starts last
             eligible.sort(key=lambda run: -self._weight(run))
         self.unsafe = self._unsafe()
         if self.unsafe:
-            return
-        if self.preloading:  # a helper forks them: this one, busy importing, could not reap them
-            if len(self.helpers) >= _MAX_HELPERS:
-                return  # these wait for a later helper, or for this zygote
-            for run in eligible:
-                self.waiting.remove(run)
-                self.handed[run["key"]] = run
-                if run["script"] == "run_import.py":
-                    self.unread.append(run["args"][1])  # read once this zygote may learn again
-            self._helper(eligible)
             return
         assert self.tokens is not None
         for run in eligible:
@@ -262,6 +258,25 @@ class _Server:
                 return  # the selector watches for one coming back
             self.waiting.remove(run)
             self._fork(run, token=True)
+
+    def _hand_to_helper(self, eligible: list[dict]) -> None:
+        """While preloading: fork a helper for the runs that may start, only when a core is free for it
+        now (the helper takes that token along); else they wait for the next step. A fork of this
+        process is not free for it: each of its imports after a fork pays copy-on-write faults."""
+        assert self.tokens is not None
+        if len(self.helpers) >= _MAX_HELPERS or not self.tokens.take():
+            return  # these wait for a later helper, or for this zygote
+        self.unsafe = self._unsafe()
+        if self.unsafe:
+            self.tokens.put()
+            return
+        eligible.sort(key=lambda run: -self._weight(run))  # the longest first, so that no long one starts last
+        for run in eligible:
+            self.waiting.remove(run)
+            self.handed[run["key"]] = run
+            if run["script"] == "run_import.py":
+                self.unread.append(run["args"][1])  # read once this zygote may learn again
+        self._helper(eligible)
 
     def _release_helpers(self) -> None:
         """The preload is over: tell each helper, and take back the runs it has not begun (see
@@ -301,8 +316,8 @@ class _Server:
             self.selector.unregister(self.tokens.read)
 
     def _helper(self, runs: list[dict]) -> None:
-        """Fork a copy of this zygote that forks ``runs``, each when it gets a token, while this one
-        preloads on.
+        """Fork a copy of this zygote that forks ``runs``, each when it gets a token (the first with the
+        one this zygote took for it), while this one preloads on.
 
         When this one is done preloading (end of file on ``release``), the helper starts no more and
         answers with the keys of the runs it has not begun, which this zygote forks itself, with
@@ -331,6 +346,7 @@ class _Server:
 
     def _help(self, runs: list[dict], release: int, answer: int, others: list[int]) -> None:
         """In a helper: fork ``runs`` as tokens come until released; answer; reap the forks."""
+        in_hand = True  # the token the zygote took for this helper: its first fork's
         self.is_helper = True
         self.reader.close()  # the helper takes no orders: the parent kills its forks itself
         self.selector.close()
@@ -344,11 +360,15 @@ class _Server:
         answered = False
         while True:
             if not answered and (not runs or _readable(release)):
+                if in_hand:
+                    self.tokens.put()
+                    in_hand = False
                 _write_all(answer, json.dumps([run["key"] for run in runs]).encode())
                 os.close(answer)
                 self.selector.unregister(release)
                 self.extra_fds, runs, answered = [release], [], True
-            elif runs and self.tokens.take():
+            elif runs and (in_hand or self.tokens.take()):
+                in_hand = False
                 self._fork(runs.pop(0), token=True)  # in the fork itself this raises _Child, out of here
                 continue
             if answered and not self.children:
@@ -359,8 +379,13 @@ class _Server:
                     self._reap(key.fd)
 
     def _unsafe(self) -> str | None:
-        reason = unsafe_to_fork(set(sys.modules) - self.safe_modules, self.scanner.app_tops if self.scanner else ())
+        """``unsafe_to_fork`` for the modules imported since it last ran (all of them for a standard-library
+        name the application's directory takes, the first time: the preload put that directory first)."""
+        new = set(sys.modules) - self.safe_modules
+        reason = unsafe_to_fork(new, self.scanner.app_tops if self.scanner else (), new if self.shadow_checked else None,
+                                self.realpaths)
         self.safe_modules = set(sys.modules)
+        self.shadow_checked = True
         return reason
 
     def _needs(self, run: dict) -> list[str]:
@@ -370,8 +395,10 @@ class _Server:
 
     def _weight(self, run: dict) -> int:
         assert self.scanner is not None
-        module = _module_of(run)
-        return self.scanner.weight(module) if module else 0
+        if run["key"] not in self.weights:
+            module = _module_of(run)
+            self.weights[run["key"]] = self.scanner.weight(module) if module else 0
+        return self.weights[run["key"]]
 
     def _preload(self, name: str, names: list[str]) -> None:
         if _attempt(name, self.preloaded, self.failed):
@@ -722,14 +749,17 @@ def _is_submodule(name: str) -> bool:
         return False
 
 
-def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | None:
+def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=(), shadow_names: set[str] | None = None,
+                   realpaths: dict[str, str] | None = None) -> str | None:
     """Why forking this process would not give clean checks, or ``None``. ``new_modules``: the
-    modules to look at for application code (default: all); ``app_tops``: the manifest's packages."""
+    modules to look at for application code (default: all); ``app_tops``: the manifest's packages;
+    ``shadow_names``: the modules to look at for an application file taking their name (default:
+    all); ``realpaths``: real paths of directories, kept between calls."""
     patchers = [m for m in _PATCHERS if m in sys.modules]
     if patchers:
         return (f"{patchers[0]} is preloaded: its monkey-patching must run before other imports, "
                 f"as the application's first module does it; checking in fresh interpreters")
-    shadow = run_import.shadowing_app_files()
+    shadow = run_import.shadowing_app_files(shadow_names)
     if shadow:
         return (f"the application's {shadow[0]} takes the name of a standard-library module the zygote has "
                 f"loaded; only a fresh interpreter loads the application's one as the server would")
@@ -738,16 +768,33 @@ def unsafe_to_fork(new_modules: set[str] | None = None, app_tops=()) -> str | No
         names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
         return (f"a preloaded module left {threads - 1} thread(s) running ({', '.join(names) or 'native'}); "
                 f"forking would copy their locks mid-use")
-    libraries = library_dirs()
+    key = tuple(sys.path)
+    if key not in _LIBRARIES:
+        _LIBRARIES.clear()
+        _LIBRARIES[key] = tuple(lib + os.sep for lib in library_dirs())
+    libraries = _LIBRARIES[key]
+    realpaths = {} if realpaths is None else realpaths
     for name in sorted(sys.modules if new_modules is None else new_modules):
         if name.partition(".")[0] in app_tops:
             return f"preloading imported application module {name}; it would not be imported first"
         path = run_import.attribute(sys.modules.get(name), "__file__")
         if path and os.path.isabs(path) and name != "__main__" and not path.startswith(HERE):
-            real = os.path.realpath(path)
-            if not any(real.startswith(lib + os.sep) for lib in libraries):
+            if not _real_path(path, realpaths).startswith(libraries):
                 return f"preloading imported application module {name} ({path}); it would not be imported first"
     return None
+
+
+_LIBRARIES: dict[tuple, tuple[str, ...]] = {}  # sys.path -> its library directories, each ending in a separator
+
+
+def _real_path(path: str, realpaths: dict[str, str]) -> str:
+    """``os.path.realpath(path)``, its directory's resolved once (a library's hundreds of modules share few)."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    directory, name = os.path.split(path)
+    if directory not in realpaths:
+        realpaths[directory] = os.path.realpath(directory)
+    return os.path.join(realpaths[directory], name)
 
 
 def _thread_count() -> int:

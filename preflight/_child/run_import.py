@@ -110,12 +110,12 @@ def _make_cwd_first(head: list[str] | None = None) -> None:
         sys.path[0:0] = entries
 
 
-def shadowing_app_files() -> list[str]:
-    """Standard-library modules preflight loaded itself whose name a file or package in
-    ``sys.path[0]`` takes: the server would load the application's one instead."""
+def shadowing_app_files(among: set[str] | None = None) -> list[str]:
+    """Standard-library modules preflight loaded itself (``among`` these, default: all) whose name a
+    file or package in ``sys.path[0]`` takes: the server would load the application's one instead."""
     first = sys.path[0] if sys.path else os.getcwd()
     names = []
-    for name in sorted(set(sys.modules) - _STARTUP):
+    for name in sorted((set(sys.modules) if among is None else among) - _STARTUP):
         if "." not in name and name in getattr(sys, "stdlib_module_names", ()):
             if os.path.exists(os.path.join(first, name + ".py")) or os.path.isdir(os.path.join(first, name)):
                 names.append(name)
