@@ -245,9 +245,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from preflight import interpreter
+    python, args.python_options = sys.executable, ()
+    if args.python:
+        from preflight import interpreter
 
-    python, args.python_options = interpreter.validate_command(args.python) if args.python else (sys.executable, ())
+        python, args.python_options = interpreter.validate_command(args.python)
     report = _gate(_manifest_path(args.manifest), python, args, starting=False)
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class PythonArgs:
+class PythonArgs(NamedTuple):  # not a dataclass: ``run`` reads its command line before anything else loads
     """A ``python`` command line taken apart: the interpreter options that shape every import (one
     word per flag, a value in the word after), and what it runs."""
 
