@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,15 @@ def fixture_tree(tmp_path: Path):
         return target
 
     return copy
+
+
+def service_tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
+    """Write ``files`` (dedented) under ``root`` with a manifest importing ``modules``."""
+    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
 
 
 def free_port() -> int:

@@ -5,23 +5,14 @@ pydantic-settings and Django are the real libraries; each case runs the CLI in b
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 SECRET = "s3cr3t-value-nobody-may-see-42"
-
-
-def _tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
-    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 SETTINGS = """
@@ -40,7 +31,7 @@ SETTINGS = """
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_settings_field_without_its_variable_is_env_missing(tmp_path: Path, mode: str) -> None:
-    root = _tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
     result = run_cli(["check", "--mode", mode], root, env=cli_env())
     check = result.check("app.config")
     assert (check["cause"], check["line"]) == ("env_missing", 10), check
@@ -50,7 +41,7 @@ def test_a_settings_field_without_its_variable_is_env_missing(tmp_path: Path, mo
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_settings_variable_with_a_bad_value_is_named_and_its_value_never_shown(tmp_path: Path, mode: str) -> None:
-    root = _tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/config.py": SETTINGS}, ["app.config"])
     result = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_JWT_SECRET="x" * 12, SVC_PORT=SECRET))
     check = result.check("app.config")
     assert check["cause"] == "import_error"
@@ -64,7 +55,7 @@ def test_a_variable_read_without_a_default_and_used_as_a_value_is_env_missing(tm
              "app/port.py": "import os\n\nPORT = int(os.getenv('PORT'))\n",
              "app/hosts.py": "import os\n\nHOSTS = os.environ.get('ALLOWED_HOSTS').split(',')\n",
              "app/fine.py": "import os\n\nHOME = os.getenv('HOME').split('/')\n"}
-    root = _tree(tmp_path, files, ["app.port", "app.hosts", "app.fine"])
+    root = service_tree(tmp_path, files, ["app.port", "app.hosts", "app.fine"])
     env = cli_env()
     env.pop("PORT", None), env.pop("ALLOWED_HOSTS", None)
     result = run_cli(["check", "--mode", mode], root, env=env)
@@ -103,7 +94,7 @@ DJANGO = {
 
 @pytest.mark.parametrize("mode", MODES)
 def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -> None:
-    root = _tree(tmp_path, DJANGO, ["mysite.wsgi", "polls.models"])
+    root = service_tree(tmp_path, DJANGO, ["mysite.wsgi", "polls.models"])
     env = cli_env()
     env.pop("DJANGO_SETTINGS_MODULE", None)
     unset = run_cli(["check", "--mode", mode], root, env=env)
@@ -118,7 +109,7 @@ def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_set_variable_whose_value_the_code_cannot_convert_is_env_invalid(tmp_path: Path, mode: str) -> None:
-    root = _tree(tmp_path, {"app/__init__.py": "", "app/server.py": """
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/server.py": """
         import os
 
         WORKERS = int(os.getenv("SVC_WORKERS", "4"))

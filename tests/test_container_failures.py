@@ -11,24 +11,15 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 # As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
 NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
-
-
-def tree(root: Path, files: dict[str, str], modules: list[str]) -> Path:
-    for rel, text in {**files, "preflight.yaml": f"version: 1\nimports: [{', '.join(modules)}]\n"}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 def _can_mount_read_only() -> bool:
@@ -41,7 +32,7 @@ def _can_mount_read_only() -> bool:
 @pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
 @pytest.mark.parametrize("mode", MODES)
 def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(tmp_path, mode):
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "app/__init__.py": "",
         "app/cache.py": """
             import os
@@ -70,7 +61,7 @@ def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(t
 @pytest.mark.parametrize("mode", MODES)
 def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
     """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "app/__init__.py": "",
         "app/logs.py": """
             import logging
@@ -102,7 +93,7 @@ def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode):
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "app/__init__.py": "",
         "app/settings.py": """
             import json
@@ -132,7 +123,7 @@ def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode)
 def test_reading_the_services_own_metadata_when_it_was_never_installed(tmp_path, mode):
     """``importlib.metadata.version("svc")`` in an image that copied the code but never pip-installed it:
     importlib.metadata raises PackageNotFoundError from its own StopIteration, which is no root cause."""
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "pyproject.toml": '[project]\nname = "Orders-Service"\nversion = "1.0"\n',
         "app/__init__.py": "",
         "app/version.py": """
@@ -172,7 +163,7 @@ JSON_EXT = _extension("_json")
 @pytest.mark.parametrize("mode", MODES)
 def test_extensions_built_for_another_python_or_machine_or_not_there_at_all(tmp_path, mode):
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "app/__init__.py": "", "app/native/__init__.py": "",
         "app/newer.py": "from app.native import _json\n",
         "app/arm.py": "import app.native._arm\n",
@@ -205,7 +196,7 @@ SSL_EXT = _extension("_ssl")
                     reason="needs _ssl as an extension linked to libssl")
 @pytest.mark.parametrize("mode", MODES)
 def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
-    root = tree(tmp_path, {
+    root = service_tree(tmp_path, {
         "app/__init__.py": "", "app/native/__init__.py": "",
         "app/tls.py": "from app.native import _ssl\n",
         "app/pq.py": "import ctypes\n\nlibpq = ctypes.CDLL('libpreflight-test-pq.so.5')\n",
@@ -230,7 +221,7 @@ def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path
     """WORKDIR /srv/app with `uvicorn main:app`, where main.py does `from .core import X`: Python says
     only "no known parent package"; the module's package makes it app.main."""
     svc = tmp_path / "srv"
-    tree(svc, {
+    service_tree(svc, {
         "app/__init__.py": "", "app/core.py": "X = 1\n", "app/api/__init__.py": "",
         "app/main.py": "from .core import X\n",
         "app/api/routes.py": "from ..core import X\n",

@@ -368,18 +368,22 @@ def _module_state(name: str) -> dict:
     return state
 
 
+def _search_path(name: str) -> tuple[str, list[str]]:
+    """Module ``name``'s last part and the directories Python looks for it in: its parent package's
+    ``__path__``, else ``sys.path``."""
+    parent, _, last = name.rpartition(".")
+    if parent:
+        return last, list(getattr(sys.modules.get(parent), "__path__", None) or [])
+    return last, [entry or os.getcwd() for entry in sys.path]
+
+
 def _all_locations(name: str) -> list[str]:
     """Every file or package directory that could be module ``name``, in the order Python searches.
 
     Within one directory a package wins over a module of the same name; across directories the
     first wins. Listing them all is what exposes twins that hide each other.
     """
-    parent, _, last = name.rpartition(".")
-    if parent:
-        package = sys.modules.get(parent)
-        search = list(getattr(package, "__path__", None) or [])
-    else:
-        search = [entry or os.getcwd() for entry in sys.path]
+    last, search = _search_path(name)
     found: list[str] = []
     for directory in dict.fromkeys(os.path.realpath(d) for d in search):
         if not os.path.isdir(directory):
@@ -398,12 +402,7 @@ def _all_locations(name: str) -> list[str]:
 def _foreign_extensions(name: str) -> list[str]:
     """Compiled extension files for module ``name`` that this interpreter will not load: built for
     another Python or platform (``_x.cpython-312-x86_64-linux-gnu.so`` under 3.11, ``_x.cpython-311-darwin.so``)."""
-    parent, _, last = name.rpartition(".")
-    if parent:
-        package = sys.modules.get(parent)
-        search = list(getattr(package, "__path__", None) or [])
-    else:
-        search = [entry or os.getcwd() for entry in sys.path]
+    last, search = _search_path(name)
     found = []
     for directory in dict.fromkeys(search):
         try:
