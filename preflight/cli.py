@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "that preloaded the third-party dependencies (falls back to fresh where forking is "
                             "unsafe); fresh: a new interpreter per check")
 
-    check = sub.add_parser("check", help="run the manifest's checks and report")
+    check = sub.add_parser("check", help="run the manifest's checks and report",
+                           usage="preflight check [options] [MANIFEST] [-- CMD ARG...]",
+                           description="-- CMD ARG...: check as `preflight run -- CMD` would before starting CMD "
+                                       "(its interpreter and options, sys.path, gunicorn's --chdir), without starting it")
     check.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
     check.add_argument("--python", metavar="PATH", help="check with this interpreter (default: this one), and "
                                                         "its options if given: --python 'python3 -O -W error'")
@@ -132,10 +135,15 @@ def entry() -> None:
 def main(argv: list[str] | None = None) -> int:
     signal_state.own_children()
     argv = sys.argv[1:] if argv is None else argv
+    command = None
+    if argv[:1] == ["check"] and "--" in argv:  # check ... -- CMD: the server command is not check's to parse
+        argv, command = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _log_error(exc, _format_asked(argv), argv[:1] == ["probe"])
+    if args.command == "check":
+        args.server = command
     if args.command in ("serve", "probe", "schema"):
         return _dispatch(args)
     with _signals_interrupt():  # from the start: as PID 1 an unhandled SIGTERM would be ignored
@@ -246,7 +254,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     python, args.python_options = sys.executable, ()
-    if args.python:
+    if args.server is not None and not args.server:
+        raise UsageError("no server command after --", tip="preflight check -- uvicorn app.main:app")
+    if args.server and args.python:
+        raise UsageError("--python and a server command both name the interpreter to check with",
+                         tip="give one: check -- python3 -O -m uvicorn app.main:app, or check --python 'python3 -O'")
+    if args.server:
+        python = _follow_server(args, args.server)
+    elif args.python:
         from preflight import interpreter
 
         python, args.python_options = interpreter.validate_command(args.python)
@@ -255,16 +270,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from preflight import handoff, interpreter
+    from preflight import handoff
     from preflight.errors import UsageError
 
     command = args.server[1:] if args.server[:1] == ["--"] else args.server
     if not command:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
-    python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
-    args.sys_path_head = interpreter.sys_path_head(command, os.environ)
-    args.python_options = interpreter.python_options(command)
-    args.workdir = interpreter.server_workdir(command, os.environ)  # gunicorn --chdir: the checks start there too
+    python = _follow_server(args, command)
     args.report = args.report or DEFAULT_RUN_REPORT  # the default is not checked up front: see _publish
     report = _gate(_manifest_path(args.manifest), python, args, starting=True)
     if not report.ok:
@@ -272,6 +284,18 @@ def _run(args: argparse.Namespace) -> int:
     handoff.reap_orphans()
     handoff.exec_server(command)
     return EXIT_FAILED  # not reached: exec_server replaces this process or raises
+
+
+def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
+    """The interpreter ``command`` will run (``ExecFailed``, 127/126, when it cannot run), and on ``args``
+    what the checks must share with it: its options, the start of its sys.path, its working directory."""
+    from preflight import interpreter
+
+    python = interpreter.interpreter_for(command)
+    args.sys_path_head = interpreter.sys_path_head(command, os.environ)
+    args.python_options = interpreter.python_options(command)
+    args.workdir = interpreter.server_workdir(command, os.environ)  # gunicorn --chdir: the checks start there too
+    return python
 
 
 def _check_report_path(path: str) -> None:

@@ -64,6 +64,22 @@ class ImageConfig:
         return GATE
 
 
+    def server_command(self) -> list[str]:
+        """The server command the image's exec-form ``preflight run [...] [--] CMD`` starts, or none."""
+        argv = self.entrypoint + self.cmd
+        if not argv or posixpath.basename(argv[0]) != GATE:
+            return []
+        from preflight.cli import build_parser
+
+        try:
+            args = build_parser().parse_args(argv[1:])
+        except (UsageError, SystemExit):
+            return []
+        if args.command != "run":
+            return []
+        return args.server[1:] if args.server[:1] == ["--"] else list(args.server)
+
+
 def parse_env(pairs: list[str]) -> dict[str, str]:
     """``-e KEY=VAL`` (or ``-e KEY``, its value taken from here, as ``docker run`` does) -> dict."""
     env: dict[str, str] = {}
@@ -189,6 +205,9 @@ def _in_container(client: Any, docker: Any, config: ImageConfig, checks: list[r.
     else:
         manifest_path = posixpath.join(config.workdir, merged_env.get("PREFLIGHT_MANIFEST") or "preflight.yaml")
     argv = [config.gate_program, "check", manifest_path, "--report", REPORT_IN_CONTAINER, "--format", "json"]
+    server = config.server_command()
+    if server:  # checked as the image's `preflight run -- CMD` checks before it starts CMD
+        argv += ["--", *server]
     try:
         container = client.containers.create(config.id, entrypoint=argv, environment=env,
                                              labels={LABEL: "1"}, detach=True)
@@ -275,6 +294,12 @@ def _run(container: Any, docker: Any, config: ImageConfig, checks: list[r.Check]
     logs = container.logs(stdout=True, stderr=True, tail=40).decode("utf-8", errors="replace")
     if status == 2:
         raise ImageError(f"preflight in the image refused to run the checks:\n{_messages(logs)}")
+    if status in (126, 127) and config.server_command():  # `run` would exit so before any check
+        checks.append(_check("CMD", r.FAILED, "cmd_not_runnable", config,
+                             f"the server command {config.server_command()[0]!r} cannot run in the image: "
+                             f"`preflight run` would exit {status}", "install it in the image, or fix CMD"))
+        checks[-1].output = logs[-OUTPUT_TAIL_BYTES:] or None
+        return r.Report(checks=checks)
     data = _report_from(container, docker) if status in (0, 1) else None
     if data is None:
         checks.append(_check("preflight", r.FAILED, "gate_failed", config,
@@ -287,6 +312,7 @@ def _run(container: Any, docker: Any, config: ImageConfig, checks: list[r.Check]
         checks=checks + [_to_check(c) for c in data.get("checks", [])],
         duration_ms=data.get("duration_ms", 0.0),
         interpreter=data.get("interpreter"),
+        interpreter_options=data.get("interpreter_options") or [],
         mode=data.get("mode", "fresh"),
         environment=data.get("environment"),
     )

@@ -98,6 +98,24 @@ def test_image_config_mistakes_are_reported(case_image, tmp_path):
     assert result.returncode == 1
 
 
+def test_the_images_server_command_is_what_the_checks_follow(case_image, tmp_path):
+    """CMD runs python with -W error: the import that only warns elsewhere fails inside, as the start
+    would; a CMD that is not in the image is named, as `run` would exit 127 on it."""
+    result = image_cli(tmp_path, case_image("cmd_options"))
+    assert result.returncode == 1
+    failed = checks(result, "import")["app.main"]
+    assert failed["cause"] == "import_error" and failed["file"] == "/app/app/legacy.py"
+    assert result.report["interpreter_options"] == ["-W", "error::DeprecationWarning"]
+    assert result.report["interpreter"] == "/venv/bin/python3"
+    assert leftovers(result) == []
+
+    missing = image_cli(tmp_path, case_image("cmd_missing"))
+    assert missing.returncode == 1
+    cmd = checks(missing)["CMD"]
+    assert cmd["cause"] == "cmd_not_runnable" and "hypercorn" in cmd["message"] and "127" in cmd["message"]
+    assert leftovers(missing) == []
+
+
 def test_manifest_missing_from_the_image(case_image, tmp_path):
     result = image_cli(tmp_path, case_image("healthy"), "-e", "PREFLIGHT_MANIFEST=/etc/none.yaml")
     assert result.returncode == 1

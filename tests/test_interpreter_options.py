@@ -149,3 +149,27 @@ def test_options_on_a_scripts_shebang_line_are_the_checks_too(tmp_path, shebang)
     assert gated.returncode == 1 and gated.stdout == "", gated.stderr
     assert gated.report["interpreter_options"] == ["-O"]
     assert gated.check("app.main")["cause"] == "import_error"
+
+
+def test_check_follows_a_server_command_without_starting_it(tmp_path):
+    """``check -- CMD``: what ``run -- CMD`` checks (CMD's interpreter options here), nothing started."""
+    root = _service(tmp_path, WARNS)
+    marker = root / "started"
+    (root / "app/serve.py").write_text(f"import app.main\nopen({str(marker)!r}, 'w').close()\n")
+    result = run_cli(["check", "--", sys.executable, "-W", "error::DeprecationWarning", "-m", "app.serve"], root)
+    assert result.returncode == 1 and result.check("app.main")["cause"] == "import_error"
+    assert result.report["interpreter_options"] == ["-W", "error::DeprecationWarning"]
+    passed = run_cli(["check", "preflight.yaml", "--", sys.executable, "-m", "app.serve"], root)
+    assert passed.returncode == 0 and "interpreter_options" not in passed.report
+    assert not marker.exists()  # checked, never started
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["--"], 2, "no server command"),
+    (["--python", sys.executable, "--", sys.executable, "-m", "app.serve"], 2, "--python and a server command"),
+    (["--", "no-such-server-here"], 127, "command not found"),
+])
+def test_check_with_a_server_command_that_cannot_be_followed(tmp_path, args, code, says):
+    root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
+    result = run_cli(["check", *args], root, report=False)
+    assert result.returncode == code and says in error_event(result.stderr)["message"]

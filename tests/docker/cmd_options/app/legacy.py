@@ -1,0 +1,3 @@
+import warnings
+
+warnings.warn('app.legacy is deprecated', DeprecationWarning)
