@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from preflight import orphans
 from preflight.signal_state import interrupts_held
 from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
 
@@ -208,6 +209,7 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed whole, grandchildren too
             )
+        orphans.note_group(proc.pid)  # a session of its own: its group is its pid
         running = _Running(job, files, time.monotonic(), None, proc=proc)
         running.deadline = _deadline(running.started, job.timeout)
         if hasattr(os, "pidfd_open"):
@@ -381,6 +383,7 @@ class _Zygote:
     """The parent's end of ``_child/zygote.py``: JSON lines out on one pipe, events back on another."""
 
     def __init__(self, booting: Booting) -> None:
+        orphans.note_group(booting.proc.pid)
         self.proc = booting.proc
         self.control = booting.control
         self.events_fd = booting.events
@@ -417,6 +420,7 @@ class _Zygote:
 
     def started(self, event: dict[str, Any]) -> None:
         running = self.running.get(event["key"])
+        orphans.note_group(event["pid"])  # each fork leads a group of its own
         if running is not None:
             running.pid = event["pid"]
             running.started = time.monotonic()
