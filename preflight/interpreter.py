@@ -74,8 +74,7 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
         return [os.path.abspath(app_dir)] if app_dir else None
     if server == "gunicorn":
         chdir = server_workdir(command, environ) or os.getcwd()  # entered before the paths are added
-        args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]  # the command line wins
-        paths = [os.path.join(chdir, p) for p in (_last_option(args, "--pythonpath") or "").split(",") if p]
+        paths = [os.path.join(chdir, p) for p in (_gunicorn_setting(args, environ, "pythonpath") or "").split(",") if p]
         head = [*reversed(paths), chdir]  # each inserted first in turn
         head = list(dict.fromkeys(head))
         return None if head == [os.getcwd()] else head
@@ -88,8 +87,41 @@ def server_workdir(command: list[str], environ: Mapping[str, str]) -> str | None
     server, args = _server(command)
     if server != "gunicorn":
         return None
-    chdir = _last_option([*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args], "--chdir")
+    chdir = _gunicorn_setting(args, environ, "chdir")
     return os.path.abspath(chdir) if chdir else None
+
+
+def _gunicorn_setting(args: list[str], environ: Mapping[str, str], name: str) -> str | None:
+    """gunicorn's setting ``name`` as it takes effect: ``--NAME`` on its command line (which wins over
+    ``GUNICORN_CMD_ARGS``), else a plain ``NAME = "..."`` in its config file (``-c``/``--config``, else
+    ``./gunicorn.conf.py``), read without running it."""
+    args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]
+    value = _last_option(args, f"--{name}")
+    if value is not None:
+        return value
+    config = _last_option(args, "--config") or _last_option(args, "-c")
+    if config is None and os.path.isfile("gunicorn.conf.py"):
+        config = "gunicorn.conf.py"
+    if config is None or config.startswith("python:"):  # a module's settings would mean importing it
+        return None
+    return _assigned_string(config, name)
+
+
+def _assigned_string(path: str, name: str) -> str | None:
+    """The string last assigned to ``name`` at the top level of the Python file ``path``, or None."""
+    import ast
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    value = None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            value = node.value.value
+    return value
 
 
 def _server(command: list[str]) -> tuple[str | None, list[str]]:

@@ -322,10 +322,11 @@ def test_python_script_server_gets_its_own_directory_first(tmp_path):
         assert result.report["environment"]["sys_path"][0]["path"] == str(tmp_path / "app")
 
 
-@pytest.mark.parametrize("how", ["--chdir", "GUNICORN_CMD_ARGS"])
+@pytest.mark.parametrize("how", ["--chdir", "GUNICORN_CMD_ARGS", "gunicorn.conf.py", "-c CONFIG"])
 def test_gunicorn_chdir_is_where_the_checks_run(tmp_path, how):
-    """gunicorn --chdir src: the server imports (and opens relative paths) from src/, so the checks do
-    too; a healthy service is served, and one whose --chdir is missing is stopped before it starts."""
+    """gunicorn --chdir src (or ``chdir = "src"`` in its config file): the server imports (and opens
+    relative paths) from src/, so the checks do too; a healthy service is served, and one whose
+    directory is missing is stopped before it starts."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "settings.json").write_text('{"greeting": "hello"}')
@@ -337,9 +338,13 @@ def test_gunicorn_chdir_is_where_the_checks_run(tmp_path, how):
     (tmp_path / "preflight.yaml").write_text("version: 1\nimports:\n  - module: wsgi\n    symbols: [application]\n")
     port = free_port()
     env = cli_env()
-    options = ["--chdir", "src"] if how == "--chdir" else []
+    options = {"--chdir": ["--chdir", "src"], "-c CONFIG": ["-c", "deploy/gunicorn.py"]}.get(how, [])
     if how == "GUNICORN_CMD_ARGS":
         env["GUNICORN_CMD_ARGS"] = "--chdir src"
+    config = {"gunicorn.conf.py": tmp_path / "gunicorn.conf.py", "-c CONFIG": tmp_path / "deploy/gunicorn.py"}.get(how)
+    if config is not None:
+        config.parent.mkdir(exist_ok=True)
+        config.write_text("import multiprocessing\n\nworkers = 1\nchdir = 'src'\n")
     command = ["gunicorn", *options, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:application"]
     proc = subprocess.Popen([*GATE, "run", "--", *command], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -354,6 +359,8 @@ def test_gunicorn_chdir_is_where_the_checks_run(tmp_path, how):
     missing = [part.replace("src", "gone") for part in command]
     if how == "GUNICORN_CMD_ARGS":
         env["GUNICORN_CMD_ARGS"] = "--chdir gone"
+    if config is not None:
+        config.write_text("chdir = 'gone'\n")
     result = run_cli(["run", "--", *missing], tmp_path, env=env)
     assert result.returncode == 1 and result.stdout == ""
     workdir = result.check(str(tmp_path / "gone"), kind="workdir")
