@@ -258,7 +258,9 @@ def _run(args: argparse.Namespace) -> int:
     from preflight import handoff, interpreter
     from preflight.errors import UsageError
 
-    command = args.server[1:] if args.server[:1] == ["--"] else args.server
+    if args.server[:1] != ["--"] and args.server:
+        raise _no_separator(args.server)
+    command = args.server[1:]
     if not command:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
     python = interpreter.interpreter_for(command)  # ExecFailed (127/126) when it cannot run
@@ -272,6 +274,21 @@ def _run(args: argparse.Namespace) -> int:
     handoff.reap_orphans()
     handoff.exec_server(command)
     return EXIT_FAILED  # not reached: exec_server replaces this process or raises
+
+
+def _no_separator(words: list[str]) -> Exception:
+    """``run`` without ``--`` first: the server command starts only after it, so that none of its words
+    is taken for preflight's (``run preflight.yaml -- ...`` would exec the manifest)."""
+    from preflight.errors import UsageError
+
+    if "--" in words:
+        before = words[:words.index("--")]
+        manifest = len(before) == 1 and before[0].endswith((".yaml", ".yml"))
+        return UsageError(f"unexpected {' '.join(before)!r} before `--`",
+                          tip=f"give the manifest as --manifest {before[0]}" if manifest else
+                          "preflight's options go before `--`, the server command after it")
+    return UsageError(f"no `--` before the server command {words[0]!r}",
+                      tip=f"preflight run [--manifest M] -- {words[0]} ...")
 
 
 def _check_report_path(path: str) -> None:

@@ -84,3 +84,20 @@ def test_unreadable_files_are_bad_input(tree: Path) -> None:
         done = preflight(*args, cwd=tree, prefix=NO_DAC)
         assert done.returncode == 2, (args, done.stderr)
         assert words in done.stderr, (args, done.stderr)
+
+
+def test_run_without_a_separator_before_the_server_command_is_bad_input(tree: Path) -> None:
+    started = tree / "started"
+    server = [sys.executable, "-c", f"open({str(started)!r}, 'w')"]
+    for words, message, tip in (
+            (server, f"no `--` before the server command {sys.executable!r}", "preflight run [--manifest M] -- "),
+            (["preflight.yaml", "--", *server], "unexpected 'preflight.yaml' before `--`",
+             "give the manifest as --manifest preflight.yaml"),
+            (["-v", "extra", "--", *server], "unexpected 'extra' before `--`", "preflight's options go before `--`")):
+        done = preflight("run", *words, cwd=tree)
+        assert done.returncode == 2, (words, done.stderr)
+        event = error_event(done.stderr)
+        assert (event["message"], event["hint"].startswith(tip)) == (message, True), event
+        assert not any(e.get("kind") == "import" for e in events(done.stderr))  # nothing was checked
+    assert not started.exists()
+    assert preflight("run", "--", *server, cwd=tree).returncode == 0 and started.exists()
