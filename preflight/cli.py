@@ -273,7 +273,9 @@ def _run(args: argparse.Namespace) -> int:
     from preflight import handoff
     from preflight.errors import UsageError
 
-    command = args.server[1:] if args.server[:1] == ["--"] else args.server
+    if args.server[:1] != ["--"] and "--" in args.server:
+        raise _misplaced_separator(args.server)
+    command = args.server[1:] if args.server[:1] == ["--"] else args.server  # `run uvicorn ...` works too
     if not command:
         raise UsageError("no server command given", tip="preflight run -- uvicorn app.main:app --host 0.0.0.0")
     python = _follow_server(args, command)
@@ -296,6 +298,16 @@ def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
     args.python_options = interpreter.python_options(command)
     args.workdir = interpreter.server_workdir(command, os.environ)  # gunicorn --chdir: the checks start there too
     return python
+
+
+def _misplaced_separator(words: list[str]) -> Exception:
+    """``run WORDS -- CMD``: the words before ``--`` are neither preflight's options nor the server
+    (``run preflight.yaml -- uvicorn ...`` would exec the manifest)."""
+    before = words[:words.index("--")]
+    manifest = len(before) == 1 and before[0].endswith((".yaml", ".yml"))
+    return UsageError(f"unexpected {' '.join(before)!r} before `--`",
+                      tip=f"give the manifest as --manifest {before[0]}" if manifest else
+                      "preflight's options go before `--`, the server command after it")
 
 
 def _check_report_path(path: str) -> None:

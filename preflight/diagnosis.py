@@ -477,7 +477,9 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     note = ""
     if found.sources and len(off_path) == len(found.sources):
         blockers = [(f, path_advice.blocking_package(missing, f.root, states)) for f in off_path]
-        fixable = [f for f, blocker in blockers if blocker is None]
+        copies = {f.path: path_advice.other_copy(f.root, top, ctx.app_tops, ctx.sys_path, ctx.workdir)
+                  for f in off_path}
+        fixable = [f for f, blocker in blockers if blocker is None and copies[f.path] is None]
         if fixable:
             place = fixable[0]
             check.cause = "not_on_sys_path"
@@ -486,10 +488,15 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
             check.hint = (f"{missing} exists at {place.path}, but {place.root} is not on sys.path "
                           f"(imported at {where}). {fix[0].upper()}{fix[1:]}")
             return
-        copy, (package, package_file) = blockers[0]
         check.details["found_elsewhere"] = [f.path for f in off_path]
-        note = (f". A copy at {copy.path} cannot stand in: {package!r} is the package imported from "
-                f"{package_file}, and its submodules come from its own directory only")
+        copy, blocker = blockers[0]
+        if blocker:
+            note = (f". A copy at {copy.path} cannot stand in: {blocker[0]!r} is the package imported from "
+                    f"{blocker[1]}, and its submodules come from its own directory only")
+        else:
+            name, here = copies[copy.path]
+            note = (f". A copy at {copy.path} belongs to another copy of the application ({copy.root} also holds "
+                    f"{name}, imported here from {here}): putting it on sys.path would mix the two")
     check.cause = "module_not_found"
     if found.bytecode:
         check.details["bytecode_only"] = found.bytecode

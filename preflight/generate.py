@@ -8,6 +8,7 @@ is taken away.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import os
@@ -42,20 +43,20 @@ class Traced:
     distributions: list[str]
     required_env: list[dict[str, Any]]
     optional_env: list[dict[str, Any]]
+    entry: str = ""  # as given: module:attribute, or an app factory's call
 
 
 def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = False) -> InitResult:
-    if not _ENTRY.fullmatch(entry):
-        raise UsageError(f"{entry!r} is not an entry point", tip="give module:attribute, like app.main:app")
+    module, attr, call = parse_entry(entry)
     if os.path.isdir(out):
         raise UsageError(f"{out} is a directory", tip="--out names the manifest file to write")
     if os.path.exists(out) and not force:
         raise UsageError(f"{out} already exists", tip="pass --force to overwrite it, or --out another path")
-    module, _, attr = entry.partition(":")
-    outcome = _trace(module, [attr] if attr else [], interpreter, workdir)
+    outcome = _trace(module, [attr] if attr else [], interpreter, workdir, call)
     if outcome.result is None or outcome.result.get("error") or not outcome.result.get("ok"):
-        return _failed_import(module, attr, outcome, interpreter, workdir)
+        return _failed_import(entry, module, attr, outcome, interpreter, workdir)
     traced = _digest(module, [attr] if attr else [], outcome.result, workdir)
+    traced.entry = entry
     out_dir = os.path.dirname(os.path.abspath(out))
     left_out: dict[str, str] = {}
     text = render(traced, out_dir, workdir, left_out, static=True, interpreter=interpreter)
@@ -84,15 +85,54 @@ def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = Fal
     return InitResult(True, notes, out)
 
 
-def _trace(module: str, symbols: list[str], interpreter: str, workdir: str):
+def parse_entry(entry: str) -> tuple[str, str, dict[str, Any] | None]:
+    """``module``, ``attribute`` and, for an app factory as gunicorn and flask name it
+    (``app:create_app()``, ``app:create_app("prod")``), the literal arguments to call it with."""
+    if not entry.isprintable():  # it is quoted in the manifest's first comment line
+        raise UsageError(f"{entry!r} is not an entry point", tip="give module:attribute, like app.main:app")
+    if entry.endswith(".py") or "/" in entry:
+        name = entry.removeprefix("./").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        raise UsageError(f"{entry!r} is a file: init takes the module the server imports",
+                         tip=f"preflight init {name if _ENTRY.fullmatch(name) else 'app.main:app'}, "
+                             f"from the directory the server starts in")
+    module, colon, attr = entry.partition(":")
+    call = None
+    if colon and attr.endswith(")") and "(" in attr:
+        attr, call = _factory_call(entry, attr)
+    if not _ENTRY.fullmatch(module + colon + attr) or (colon and not attr):
+        raise UsageError(f"{entry!r} is not an entry point",
+                         tip="give module:attribute, like app.main:app, or an app factory, like 'app:create_app()'")
+    return module, attr, call
+
+
+def _factory_call(entry: str, text: str) -> tuple[str, dict[str, Any]]:
+    name = text.partition("(")[0].strip()
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(node, ast.Call) or ast.unparse(node.func) != name or any(
+                isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            raise ValueError
+        call = {"args": [ast.literal_eval(a) for a in node.args],
+                "kwargs": {k.arg: ast.literal_eval(k.value) for k in node.keywords}}
+        json.dumps(call, allow_nan=False)
+    except (SyntaxError, ValueError, TypeError, RecursionError):
+        raise UsageError(f"{entry!r} is not an entry point: an app factory's arguments must be literals "
+                         f"(strings, numbers, lists, dicts)", tip="like 'app:create_app()' or "
+                                                                  "'app:create_app(\"production\")'") from None
+    return name, call
+
+
+def _trace(module: str, symbols: list[str], interpreter: str, workdir: str, call: dict[str, Any] | None = None):
     from preflight.runner import RESULT, STACK, Job, Runner
 
     request = {"module": module, "symbols": symbols, "timeout": TRACE_TIMEOUT}
+    if call is not None:
+        request["call"] = call
     job = Job("trace", "trace_init.py", [json.dumps(request), RESULT, STACK], TRACE_TIMEOUT)
     return Runner(interpreter, workdir, env=dict(os.environ)).run([job])["trace"]
 
 
-def _failed_import(module: str, attr: str, outcome, interpreter: str, workdir: str) -> InitResult:
+def _failed_import(entry: str, module: str, attr: str, outcome, interpreter: str, workdir: str) -> InitResult:
     from preflight.diagnosis import Context, diagnose_import
     from preflight.spec import ImportTarget
 
@@ -106,7 +146,8 @@ def _failed_import(module: str, attr: str, outcome, interpreter: str, workdir: s
     redact_checks(checks, os.environ)
     failed = next((c for c in checks if c.failing), checks[0])
     where = f" at {failed.file}:{failed.line}" if failed.file else ""
-    return InitResult(False, [f"importing {module} failed, nothing written: {failed.cause}{where}: {failed.message}",
+    doing = f"calling {entry}" if result.get("called") else f"importing {module}"
+    return InitResult(False, [f"{doing} failed, nothing written: {failed.cause}{where}: {failed.message}",
                               f"fix: {failed.hint}"])
 
 
@@ -150,7 +191,7 @@ def _canonical(name: str) -> str:
 def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str], static: bool,
            interpreter: str, static_note: int = 0) -> str:
     """The commented manifest, as YAML text (strings quoted as JSON, which YAML reads)."""
-    entry = traced.module + (f":{traced.symbols[0]}" if traced.symbols else "")
+    entry = traced.entry or traced.module + (f":{traced.symbols[0]}" if traced.symbols else "")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     lines = [
         f"# Written by `preflight init {entry}` on {stamp}, importing it with {interpreter}",
@@ -176,7 +217,9 @@ def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str],
     if traced.distributions:
         lines += ["", "# Third-party distributions the import pulled in, at the versions installed here.",
                   "distributions:"] + [f"  - {json.dumps(d)}" for d in traced.distributions]
-    lines += ["", "# The entry point first, then each application module it loaded, in load order.", "imports:",
+    loaded = "importing it and calling the factory, as the server does" if entry.endswith(")") else "it"
+    lines += ["", f"# The entry point first, then each application module loaded by {loaded}, in load order.",
+              "imports:",
               f"  - module: {traced.module}"]
     if traced.symbols:
         lines.append(f"    symbols: [{', '.join(traced.symbols)}]")

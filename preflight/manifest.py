@@ -158,6 +158,8 @@ def load_manifest(path: str) -> spec.Manifest:
             text = handle.read()
     except FileNotFoundError:
         raise ManifestError(path, ["file not found"]) from None
+    except IsADirectoryError:
+        raise ManifestError(path, ["it is a directory: name the manifest file in it (like preflight.yaml)"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(path, [f"cannot read it: {exc}"]) from None
     return parse_manifest(text, path)
@@ -199,6 +201,16 @@ def _to_spec(model: ManifestModel, path: str) -> spec.Manifest:
     )
 
 
+def _did_you_mean(loc: tuple) -> str:
+    """`` (did you mean 'imports'?)`` for a misspelt key of a section the manifest defines."""
+    import difflib
+
+    section = {(): ManifestModel, ("imports",): ImportEntry, ("env",): EnvSection,
+               ("static",): StaticSection}.get(tuple(p for p in loc[:-1] if isinstance(p, str)))
+    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1) if section else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:
     loc = tuple(str(p) if not isinstance(p, int) else p for p in error["loc"])
     located: tuple = ()
@@ -209,7 +221,7 @@ def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:
     key = ".".join(str(p) for p in located) or "(top level)"
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        message = f"unknown key {loc[-1]!r}"
+        message = f"unknown key {loc[-1]!r}" + _did_you_mean(loc)
         key = ".".join(str(p) for p in located[:-1]) or "(top level)"
     elif error["type"] == "missing":
         message = f"missing required key {loc[-1]!r}"

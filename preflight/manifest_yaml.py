@@ -35,6 +35,8 @@ def parse(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if mark and _tab_indented(text, mark.line, mark.column):
+            problem = "a tab indents this line; YAML indents with spaces only (replace the tab with spaces)"
         raise ManifestError(path, [f"{where}malformed YAML: {problem}"]) from None
     lines: dict[tuple, int] = {}
     problems: list[str] = []
@@ -43,6 +45,17 @@ def parse(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
     if problems:
         raise ManifestError(path, problems)
     return data, lines
+
+
+def _tab_indented(text: str, line: int, column: int) -> bool:
+    """Whether a tab is in the indentation of ``line`` up to ``column`` (0-based): libyaml then says only
+    "found character that cannot start any token"."""
+    lines = text.splitlines()
+    if line >= len(lines):
+        return False
+    indent = lines[line][:column + 1]
+    indent = indent[:len(indent) - len(indent.lstrip(" \t"))]
+    return "\t" in indent
 
 
 def _screen(loader: Any, path: str) -> None:

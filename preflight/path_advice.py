@@ -50,3 +50,23 @@ def how_to_reach(root: str, workdir: str, path0: str | None, pythonpath: str | N
     return (f"{root} is the working directory, but the server runs a script, so Python puts the script's "
             f"directory ({path0}) first on sys.path instead (the checks do not run the script's own sys.path "
             f"edits): start it as a module from {root}{module}, or {env}")
+
+
+def other_copy(root: str, missing_top: str, app_tops: set[str], sys_path: list[str], workdir: str) -> tuple[str, str] | None:
+    """``root`` holds another copy of the application (a second checkout beside it, an old release):
+    it also holds one of the application's own top-level names (``name``, ``where``) that this
+    ``sys_path`` imports from another directory. Putting ``root`` on sys.path would mix the two copies,
+    so a module missing here is missing, not off the path."""
+    real_root = os.path.realpath(root)
+    for top in sorted(app_tops - {missing_top}):
+        if not _holds(real_root, top):
+            continue
+        here = next((os.path.realpath(e or workdir) for e in sys_path if _holds(os.path.realpath(e or workdir), top)),
+                    None)
+        if here and here != real_root:
+            return top, os.path.join(here, top)
+    return None
+
+
+def _holds(directory: str, top: str) -> bool:
+    return os.path.isdir(os.path.join(directory, top)) or os.path.isfile(os.path.join(directory, top + ".py"))

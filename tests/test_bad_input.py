@@ -84,3 +84,23 @@ def test_unreadable_files_are_bad_input(tree: Path) -> None:
         done = preflight(*args, cwd=tree, prefix=NO_DAC)
         assert done.returncode == 2, (args, done.stderr)
         assert words in done.stderr, (args, done.stderr)
+
+
+def test_words_before_a_later_separator_are_bad_input(tree: Path) -> None:
+    """``run preflight.yaml -- CMD`` would exec the manifest: exit 2 naming it, nothing checked or
+    started. A command with no ``--`` at all is the command (``ENTRYPOINT ["preflight", "run"]``)."""
+    started = tree / "started"
+    server = [sys.executable, "-c", f"open({str(started)!r}, 'w')"]
+    for words, message, tip in (
+            (["preflight.yaml", "--", *server], "unexpected 'preflight.yaml' before `--`",
+             "give the manifest as --manifest preflight.yaml"),
+            (["-v", "extra", "--", *server], "unexpected 'extra' before `--`", "preflight's options go before `--`")):
+        done = preflight("run", *words, cwd=tree)
+        assert done.returncode == 2, (words, done.stderr)
+        event = error_event(done.stderr)
+        assert (event["message"], event["hint"].startswith(tip)) == (message, True), event
+        assert not any(e.get("kind") == "import" for e in events(done.stderr))  # nothing was checked
+    assert not started.exists()
+    assert preflight("run", *server, cwd=tree).returncode == 0 and started.exists()
+    started.unlink()
+    assert preflight("run", "--", *server, cwd=tree).returncode == 0 and started.exists()

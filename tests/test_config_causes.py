@@ -101,6 +101,8 @@ def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -
     assert unset.check("mysite.wsgi")["status"] == "passed"  # it sets the variable itself, then sets Django up
     models = unset.check("polls.models")
     assert (models["cause"], models["details"]["name"]) == ("env_missing", "DJANGO_SETTINGS_MODULE")
+    # the hint's example is a module name, not a secret: the wsgi.py that set it is no reason to hide it
+    assert "ENV DJANGO_SETTINGS_MODULE=mysite.settings" in models["hint"], models["hint"]
     configured = run_cli(["check", "--mode", mode], root, env=cli_env(DJANGO_SETTINGS_MODULE="mysite.settings"))
     models = configured.check("polls.models")
     assert models["cause"] == "import_error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -130,3 +131,46 @@ def test_init_requires_only_variables_read_by_subscript_that_the_app_did_not_set
     assert yaml.safe_load(text)["env"]["required"] == ["MYSITE_SECRET_KEY"]
     assert "#   - DJANGO_SETTINGS_MODULE  # at mysite/wsgi.py:4" in text  # read with a default: a comment
     assert "#   - MYSITE_STALE  # at mysite/wsgi.py:8" in text
+
+
+def test_init_calls_an_app_factory_as_the_server_does_and_lists_what_it_imports(tmp_path: Path) -> None:
+    # gunicorn 'app:create_app()' and flask --app name a factory: the blueprint modules it imports when
+    # called are part of the server's start, though importing `app` alone never loads them
+    tree = tmp_path / "svc"
+    (tree / "app").mkdir(parents=True)
+    (tree / "app" / "__init__.py").write_text(
+        "def create_app(env='dev', *, debug=False):\n"
+        "    from app.views import routes\n"
+        "    return {'env': env, 'debug': debug, 'routes': routes}\n")
+    (tree / "app" / "views.py").write_text("from app.services import greet\n\nroutes = [greet]\n")
+    (tree / "app" / "services.py").write_text("def greet():\n    return 'hi'\n")
+    done = preflight("init", 'app:create_app("prod", debug=True)', cwd=tree)
+    assert done.returncode == 0, done.stderr
+    manifest = (tree / "preflight.yaml").read_text()
+    assert manifest.startswith('# Written by `preflight init app:create_app("prod", debug=True)`')
+    data = yaml.safe_load(manifest)
+    assert data["imports"][0] == {"module": "app", "symbols": ["create_app"]}
+    assert set(data["imports"][1:]) == {"app.views", "app.services"}
+    assert preflight("check", cwd=tree).returncode == 0
+    (tree / "app" / "services.py").unlink()
+    assert preflight("check", cwd=tree).returncode == 1
+    done = preflight("init", "app:create_app()", "--force", cwd=tree)  # the factory fails: nothing written
+    assert done.returncode == 1 and "calling app:create_app() failed, nothing written" in done.stderr
+    assert "app.services" in (tree / "preflight.yaml").read_text()
+
+
+@pytest.mark.parametrize("entry, message, tip", [
+    ("server.py", "'server.py' is a file: init takes the module the server imports", "preflight init server,"),
+    ("./app/main.py", "'./app/main.py' is a file", "preflight init app.main,"),
+    ("app.main:create(__import__('os'))", "an app factory's arguments must be literals", "like 'app:create_app()'"),
+    ("app.main:create(", "is not an entry point", "or an app factory"),
+])
+def test_init_refuses_a_file_path_or_a_factory_call_with_code_and_imports_nothing(
+        app: Path, entry: str, message: str, tip: str) -> None:
+    marker = app / "app" / "main.py"
+    marker.write_text("open(__file__ + '.imported', 'w').close()\n" + marker.read_text())
+    done = preflight("init", entry, cwd=app, env=DB)
+    assert done.returncode == 2, done.stderr
+    event = [json.loads(line) for line in done.stderr.splitlines()][-1]
+    assert message in event["message"] and tip in event["hint"], event
+    assert not (app / "app" / "main.py.imported").exists() and not (app / "preflight.yaml").exists()

@@ -58,6 +58,11 @@ CASES = {
     "numeric_module": ("version: 1\nimports:\n  - marker\n  - 42\n", "line 4: imports.1: Input should be a valid string"),
     "numeric_symbol": ("version: 1\nimports:\n  - module: marker\n    symbols: [7]\n",
                        "line 4: imports.0.symbols.0: Input should be a valid string"),
+    "misspelt_key": ("version: 1\nimport:\n  - marker\n", "line 2: (top level): unknown key 'import' (did you mean 'imports'?)"),
+    "misspelt_nested_key": ("version: 1\nimports:\n  - module: marker\n    symbol: [x]\n",
+                            "line 4: imports.0: unknown key 'symbol' (did you mean 'symbols'?)"),
+    "tab_indent": ("version: 1\nimports:\n\t- marker\n",
+                   "line 3, column 1: malformed YAML: a tab indents this line; YAML indents with spaces only"),
     "bad_python": ("version: 1\npython: \"three\"\nimports: [marker]\n", "line 2: python: 'three' is not a version"),
 }
 
@@ -72,6 +77,14 @@ def test_bad_manifest_exits_2_names_the_problem_and_imports_nothing(tmp_path, ca
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_a_manifest_that_is_a_directory_is_bad_input(tmp_path):
+    (tmp_path / "preflight.yaml").mkdir()
+    result = run_cli(["check"], tmp_path)
+    assert result.returncode == 2
+    assert "preflight.yaml: it is a directory: name the manifest file in it" in result.stderr
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
 
 
 def test_bad_manifest_never_starts_the_server(tmp_path):

@@ -44,6 +44,31 @@ def test_copy_of_the_project_nearby_is_no_sys_path_fix_for_a_regular_package(tmp
     assert check["details"]["bytecode_only"].startswith(str(svc / "app/__pycache__/billing."))
 
 
+def test_a_top_level_package_in_another_checkout_beside_the_service_is_no_sys_path_fix(tmp_path):
+    """A Django project's app left out of this tree (svc/polls), and another checkout of the project beside
+    it (svc-old, with its own mysite): its polls is not what the server lacks a path to. Putting svc-old
+    on sys.path would mix the two copies; a library directory beside the service still is a fix."""
+    manifest = "version: 1\nimports: [mysite.wsgi, polls]\n"
+    svc = write(tmp_path / "svc", {"mysite/__init__.py": "", "mysite/wsgi.py": "import polls.models\n",
+                                   "preflight.yaml": manifest})
+    write(tmp_path / "svc-old", {"mysite/__init__.py": "", "mysite/wsgi.py": "import polls.models\n",
+                                 "polls/__init__.py": "", "polls/models.py": "X = 1\n"})
+    result = run_cli(["check"], svc)
+    for target in ("mysite.wsgi", "polls"):
+        check = result.check(target)
+        assert check["cause"] == "module_not_found", check["hint"]
+        assert ".dockerignore" in check["hint"] and "PYTHONPATH" not in check["hint"], check["hint"]
+        assert f"{tmp_path / 'svc-old'} also holds mysite, imported here from {svc / 'mysite'}" in check["hint"]
+        assert check["details"]["found_elsewhere"] == [str(tmp_path / "svc-old/polls")]
+    assert (result.check("mysite.wsgi")["file"], result.check("mysite.wsgi")["line"]) == (str(svc / "mysite/wsgi.py"), 1)
+    write(tmp_path / "shared", {"polls/__init__.py": "", "polls/models.py": "X = 1\n"})  # no copy of the project
+    (tmp_path / "svc-old" / "polls" / "__init__.py").unlink()
+    (tmp_path / "svc-old" / "polls" / "models.py").unlink()
+    (tmp_path / "svc-old" / "polls").rmdir()
+    check = run_cli(["check"], svc).check("polls")
+    assert (check["cause"], check["details"]["root"]) == ("not_on_sys_path", str(tmp_path / "shared"))
+
+
 def test_namespace_package_merges_a_portion_put_on_sys_path(tmp_path):
     svc = write(tmp_path / "svc", {"app/main.py": "import app.billing\n", "preflight.yaml": MANIFEST})
     write(tmp_path / "plugins", {"app/billing.py": "X = 1\n"})

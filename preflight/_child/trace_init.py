@@ -4,7 +4,10 @@ Protocol (started by path, standard library only, never imports preflight):
 
     python trace_init.py REQUEST_JSON RESULT_PATH STACK_PATH
 
-REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}
+REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}, plus "call": {"args": [...],
+"kwargs": {...}} for an app factory (``app:create_app()``): the symbol is then called with those values
+(JSON data, never code), as the server calls it, and the modules it loads count as loaded; if it
+raises, the result is a failure with "called": true.
 The result is ``run_import.check_module``'s (``loaded`` lists modules in load order), plus
 "env_reads": [{"name", "how": "item"|"get"|"contains", "present", "file", "line"}],
 "distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd".
@@ -21,7 +24,7 @@ import sys
 if sys.flags.safe_path:  # PYTHONSAFEPATH or -P: this directory is not on sys.path; its modules are
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import inspect_env  # noqa: E402  (this script's directory, sys.path[0]; makes the working directory sys.path[0])
-from run_import import check_module, write_result
+from run_import import attribute, check_module, describe_exception, write_result
 
 _MAX_READS = 500
 _reads: dict[str, dict] = {}
@@ -130,6 +133,23 @@ def _distributions(loaded: list) -> dict[str, list[list[str]]]:
     return found
 
 
+def _call_entry(result: dict, module: str, symbol: str, call: dict) -> None:
+    """Call the app factory the server will call; what it imports is part of the server's start."""
+    import traceback
+
+    before = set(sys.modules)
+    factory = sys.modules[module]
+    for part in symbol.split("."):
+        factory = getattr(factory, part)
+    try:
+        factory(*call.get("args", []), **call.get("kwargs", {}))
+    except BaseException as exc:  # SystemExit too: a factory that exits fails the server's start
+        result.update(ok=False, called=True, error=describe_exception(exc),
+                      traceback="".join(traceback.format_exception(exc)))
+    result["loaded"] = (result.get("loaded") or []) + [
+        [name, attribute(sys.modules[name], "__file__")] for name in list(sys.modules) if name not in before]
+
+
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     stack_file = open(argv[3], "w")
@@ -138,6 +158,8 @@ def main(argv: list[str]) -> int:
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
     _install()
     result = check_module(request["module"], request.get("symbols", []))
+    if request.get("call") is not None and result.get("ok"):
+        _call_entry(result, request["module"], request["symbols"][0], request["call"])
     faulthandler.cancel_dump_traceback_later()
     result["env_reads"] = list(_reads.values())
     result["distributions"] = _distributions(result.get("loaded") or [])
