@@ -372,21 +372,28 @@ SERVER_REAPER_FLAG = ("import ctypes; flag = ctypes.c_int(); "
                       "ctypes.CDLL(None).prctl(37, ctypes.byref(flag), 0, 0, 0); print('subreaper', flag.value)")
 
 
+def _spawning_module(root: Path, name: str, new_session: bool) -> Path:
+    """``app.NAME`` starts a sleeping process at import (in a session of its own, or not) and appends
+    its pid to ``NAME.pid``; the manifest imports it."""
+    (root / "app").mkdir()
+    (root / "app/__init__.py").write_text("")
+    (root / f"app/{name}.py").write_text(
+        "import subprocess, sys\n"
+        f"proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session={new_session})\n"
+        f"open('{name}.pid', 'a').write(f'{{proc.pid}}\\n')\n")
+    (root / "preflight.yaml").write_text(f"version: 1\nimports: [app.{name}]\n")
+    return root / f"{name}.pid"
+
+
 @pytest.mark.parametrize("mode", ["zygote", "fresh"])
 def test_a_process_an_import_detaches_is_killed_before_the_server_starts(tmp_path, mode):
     """An import that starts a process in a session of its own escapes the kill of its check's process
     group: the gate adopts it, kills it, says so, and gives the server no trace of having adopted."""
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app/__init__.py").write_text("")
-    (tmp_path / "app/daemon.py").write_text(
-        "import subprocess, sys\n"
-        "proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], start_new_session=True)\n"
-        "open('daemon.pid', 'a').write(f'{proc.pid}\\n')\n")
-    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.daemon]\n")
+    pid_file = _spawning_module(tmp_path, "daemon", new_session=True)
     result = run_cli(["run", "--mode", mode, "--", sys.executable, "-c", SERVER_REAPER_FLAG], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "subreaper 0"  # the role is given up before the exec
-    pids = [int(p) for p in (tmp_path / "daemon.pid").read_text().split()]
+    pids = [int(p) for p in pid_file.read_text().split()]
     assert pids and not any(alive(pid) for pid in pids)
     detached = result.check(result.report["checks"][-1]["target"], kind="process")
     assert detached["status"] == "warned" and detached["cause"] == "detached_process"
@@ -395,15 +402,9 @@ def test_a_process_an_import_detaches_is_killed_before_the_server_starts(tmp_pat
 
 def test_a_process_left_in_the_checks_group_is_killed_without_a_warning(tmp_path):
     """A child the import starts in its own process group dies with the group: no `detached_process`."""
-    (tmp_path / "app").mkdir()
-    (tmp_path / "app/__init__.py").write_text("")
-    (tmp_path / "app/child.py").write_text(
-        "import subprocess, sys\n"
-        "proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-        "open('child.pid', 'a').write(f'{proc.pid}\\n')\n")
-    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [app.child]\n")
+    pid_file = _spawning_module(tmp_path, "child", new_session=False)
     for mode in ("zygote", "fresh"):
         result = run_cli(["check", "--mode", mode], tmp_path)
         assert result.returncode == 0, result.stderr
         assert [c for c in result.report["checks"] if c["kind"] == "process"] == []
-    assert not any(alive(int(pid)) for pid in (tmp_path / "child.pid").read_text().split())
+    assert not any(alive(int(pid)) for pid in pid_file.read_text().split())
