@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, file_diagnosis, native, path_advice, relative_import, search, source
+from preflight import config_diagnosis, file_diagnosis, native, newer_python, path_advice, relative_import, search, source
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -33,6 +33,7 @@ class Context:
     pythonpath: str | None = None  # the checked environment's PYTHONPATH
     flags: dict[str, Any] = field(default_factory=dict)  # the checked interpreter's sys.flags that shape sys.path
     env_names: frozenset[str] = frozenset()  # the variables set in the checked environment
+    python_version: tuple[int, ...] | None = None  # the checked interpreter's
 
     def is_app_file(self, path: str | None) -> bool:
         """True for the application's own code: not the stdlib, not site-packages, not preflight."""
@@ -226,6 +227,10 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.file, check.line = facts.get("filename") or check.file, facts.get("lineno") or check.line
         text = (facts.get("text") or "").strip()
         check.hint = f"fix the syntax at {check.file}:{check.line}" + (f": `{text}`" if text else "")
+        needs = newer_python.syntax_needs(text, ctx.python_version)
+        if needs:
+            check.details["needs"] = needs
+            check.hint = f"{newer_python.advice(needs, ctx.python_version)} ({check.file}:{check.line}: `{text}`)"
     elif relative_import.diagnose(check, facts, frame, ctx):
         pass
     elif native.diagnose(check, facts):
@@ -269,6 +274,10 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.cause = "import_error"
         where = f" at {check.file}:{check.line}" if check.file else ""
         check.hint = f"importing {target.module} raised {facts['type']}{where}; fix the code there"
+        needs = newer_python.union_needs(facts.get("message") or "", ctx.python_version) if "TypeError" in bases else None
+        if needs:
+            check.details["needs"] = needs
+            check.hint = f"{newer_python.advice(needs, ctx.python_version)} ({check.file}:{check.line})"
         if "Warning" in bases:
             check.hint += (f", or stop this warning becoming an error: the server's interpreter runs with a "
                            f"warnings filter of `error` (`python -W error`, PYTHONWARNINGS); a narrower one, "

@@ -198,3 +198,21 @@ def test_script_whose_directory_is_first_on_sys_path(tmp_path):
     assert check["cause"] == "not_on_sys_path"
     assert "python -m app." in check["hint"] and f"PYTHONPATH={tmp_path}" in check["hint"]
     assert "WORKDIR" not in check["hint"]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="the code must be newer than the checking Python")
+@pytest.mark.parametrize("mode", ["zygote", "fresh"])
+def test_code_written_for_a_newer_python_says_which_python_it_needs(tmp_path, mode):
+    """An image built FROM an older Python than the developer's: "invalid syntax" alone sends people to
+    the line, not to the Dockerfile."""
+    files = {"app/__init__.py": "", "preflight.yaml": "version: 1\nimports: [app.alias, app.generic]\n",
+             "app/alias.py": "from typing import Any\n\ntype UserId = int\n",
+             "app/generic.py": "def first[T](items: list[T]) -> T:\n    return items[0]\n"}
+    result = run_cli(["check", "--mode", mode], write(tmp_path, files))
+    assert result.returncode == 1
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for module, line, what in (("app.alias", 3, "a `type` alias statement (PEP 695) needs Python 3.12+"),
+                               ("app.generic", 1, "type parameters (PEP 695) needs Python 3.12+")):
+        check = result.check(module)
+        assert (check["cause"], check["file"], check["line"]) == ("syntax_error", str(tmp_path / module.replace(".", "/")) + ".py", line)
+        assert what in check["details"]["needs"] and f"the checked interpreter is Python {running}" in check["hint"]
