@@ -370,35 +370,16 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
             stamp_path = stamp_path or stamp.default_path(manifest_path)
     # the diagnosis and the log's processors load on the other core while the checks run
     logging_ready = _import_in_background("preflight.log", "preflight.diagnosis", "preflight.environment")
-    from preflight import gate, orphans  # not before: a trusted stamp needs none of it
+    from preflight import gate  # not before: a trusted stamp needs none of it
 
-    adopting = orphans.adopt()  # what an import detaches from its check's process group comes here
-    try:
-        with _signals_interrupt():  # main() holds these already, except for `serve`
-            report = gate.check(manifest, interpreter=python, workdir=workdir, mode=args.mode, stamp_path=stamp_path,
-                                zygote=zygote, sys_path_head=getattr(args, "sys_path_head", None),
-                                python_options=args.python_options)
-    finally:
-        detached = orphans.kill_adopted() if adopting else []
-        if adopting:
-            orphans.release()
-    if detached:
-        report.checks.append(_detached_check(detached))
+    with _signals_interrupt():  # main() holds these already, except for `serve`
+        report = gate.check(manifest, interpreter=python, workdir=workdir, mode=args.mode, stamp_path=stamp_path,
+                            zygote=zygote, sys_path_head=getattr(args, "sys_path_head", None),
+                            python_options=args.python_options)
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
     logging_ready.join()
     return _publish(report, args, starting)
-
-
-def _detached_check(programs: list[str]):
-    from preflight import report as r
-
-    return r.Check(kind="process", target=", ".join(sorted(set(programs))), status=r.WARNED, cause="detached_process",
-                   message=f"the imports left {len(programs)} process(es) running outside their check's process "
-                           f"group (setsid, start_new_session, a double fork): killed before going on",
-                   hint="a module that starts a daemon at import starts it again in every process that imports "
-                        "it (each worker, each check): start it from the server's startup hook instead",
-                   details={"programs": programs})
 
 
 def _import_in_background(*modules: str):

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Mapping
 
-from preflight import fingerprint, learned_modules
+from preflight import fingerprint, learned_modules, orphans
 from preflight import report as r
 from preflight.runner import RESULT, STACK, Job, Runner
 from preflight.spec import Manifest
@@ -63,7 +63,13 @@ def check(
                    "sys_path_head": sys_path_head}
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
-    outcomes = runner.run(jobs)
+    adopting = orphans.adopt()  # what an import detaches from its check's process group comes here
+    try:
+        outcomes = runner.run(jobs)
+    finally:
+        detached = orphans.kill_adopted() if adopting else []
+        if adopting:
+            orphans.release()  # a server exec'd from here must not inherit the role
     if mode == "zygote":
         learned_modules.update(memory, runner.remembered, runner.zygote_report, fell_back=runner.mode != "zygote")
     from preflight.diagnosis import diagnose_import  # imported while the checks ran (see cli._gate)
@@ -84,6 +90,8 @@ def check(
             if outcome.fresh_because:
                 found[0].details["fresh_because"] = outcome.fresh_because
             checks += found
+    if detached:
+        checks.append(_detached(detached))
     if manifest.static:
         from preflight import static
 
@@ -148,6 +156,15 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         env_names=frozenset(probe.get("env_names") or ()),
         python_version=tuple(probe["version"]) if probe.get("version") else None,
     )
+
+
+def _detached(programs: list[str]) -> r.Check:
+    return r.Check(kind="process", target=", ".join(sorted(set(programs))), status=r.WARNED, cause="detached_process",
+                   message=f"the imports left {len(programs)} process(es) running outside their check's process "
+                           f"group (setsid, start_new_session, a double fork): killed before going on",
+                   hint="a module that starts a daemon at import starts it again in every process that imports "
+                        "it (each worker, each check): start it from the server's startup hook instead",
+                   details={"programs": programs})
 
 
 def _no_workdir(manifest: Manifest, workdir: str, interpreter: str, started: float) -> r.Report:
