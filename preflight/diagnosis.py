@@ -507,6 +507,15 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
             note = (f". A copy at {copy.path} belongs to another copy of the application ({copy.root} also holds "
                     f"{name}, imported here from {here}): putting it on sys.path would mix the two")
     check.cause = "module_not_found"
+    twin = search.case_twin(missing, _package_dirs(parent, states) if parent else ctx.sys_path)
+    if twin:
+        check.details["case_differs"] = twin
+        check.hint = (f"{missing} is not found, but {twin} differs from it only in letter case (imported at {where}). "
+                      f"Linux file systems tell case apart, macOS and Windows ones usually do not, so it imports "
+                      + ("there: rename one to match (git mv, as a case-only rename needs), or fix the import"
+                         if ctx.is_app_file(twin) or ctx.is_app_file(os.path.join(twin, "__init__.py"))
+                         else "there: spell the import as the installed module is named"))
+        return
     if found.bytecode:
         check.details["bytecode_only"] = found.bytecode
         check.hint = (f"only bytecode of {missing} is left ({found.bytecode}); its source is missing. "
@@ -520,6 +529,12 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         return
     check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
                   f"out by .dockerignore or a COPY step, and the spelling of the import{note}")
+
+
+def _package_dirs(package: str, states: dict[str, Any]) -> list[str]:
+    """The directory the imported package ``package`` takes its submodules from, if known."""
+    loaded = (states.get(package) or {}).get("file")
+    return [os.path.dirname(loaded)] if loaded and os.path.basename(loaded) == "__init__.py" else []
 
 
 def _metadata_missing(check: r.Check, name: str, error_type: str, ctx: Context) -> None:

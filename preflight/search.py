@@ -135,3 +135,21 @@ def faulthandler_frames(dump: str) -> list[dict]:
     chosen = next((b for b in blocks if any(f["file"].endswith("run_import.py") for f in b)), None)
     chosen = chosen or next((b for b in blocks if b), [])
     return list(reversed(chosen))
+
+
+def case_twin(name: str, directories: list[str]) -> str | None:
+    """A file or package in ``directories`` named as the last part of ``name`` but for letter case
+    (``Services/`` for ``services``, ``Billing.py`` for ``billing``): what a case-insensitive file
+    system (macOS, Windows) imports, and a Linux one does not."""
+    last = name.rpartition(".")[2]
+    for directory in directories:
+        try:
+            entries = os.listdir(directory or ".")
+        except OSError:
+            continue
+        for entry in sorted(entries):
+            stem = entry[:-3] if entry.endswith(".py") else entry
+            if stem != last and stem.lower() == last.lower() and (
+                    entry.endswith(".py") or os.path.isdir(os.path.join(directory, entry))):
+                return os.path.join(directory, entry)
+    return None

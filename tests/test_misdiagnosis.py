@@ -216,3 +216,18 @@ def test_code_written_for_a_newer_python_says_which_python_it_needs(tmp_path, mo
         check = result.check(module)
         assert (check["cause"], check["file"], check["line"]) == ("syntax_error", str(tmp_path / module.replace(".", "/")) + ".py", line)
         assert what in check["details"]["needs"] and f"the checked interpreter is Python {running}" in check["hint"]
+
+
+@pytest.mark.parametrize("mode", ["zygote", "fresh"])
+def test_a_name_that_differs_only_in_case_is_named(tmp_path, mode):
+    """Written on macOS: ``app/Services/`` imported as ``app.services`` works there, not in the image."""
+    root = write(tmp_path, {"app/__init__.py": "", "app/Services/__init__.py": "", "app/Services/Billing.py": "X = 1\n",
+                            "app/main.py": "from app.services.billing import X\n",
+                            "app/jobs.py": "from app.Services.billing import X\n",
+                            "preflight.yaml": "version: 1\nimports: [app.main, app.jobs]\n"})
+    result = run_cli(["check", "--mode", mode], root)
+    assert result.returncode == 1
+    for module, twin in (("app.main", "app/Services"), ("app.jobs", "app/Services/Billing.py")):
+        check = result.check(module)
+        assert check["cause"] == "module_not_found" and check["details"]["case_differs"] == str(root / twin)
+        assert "only in letter case" in check["hint"] and "git mv" in check["hint"]
