@@ -173,3 +173,19 @@ def test_check_with_a_server_command_that_cannot_be_followed(tmp_path, args, cod
     root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
     result = run_cli(["check", *args], root, report=False)
     assert result.returncode == code and says in error_event(result.stderr)["message"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_safe_path_keeps_a_pythonpath_entry_that_names_the_working_directory(tmp_path, mode):
+    """``PYTHONPATH=/app python -P -m app.serve`` in /app: -P drops the working directory Python would put
+    first, not the same directory named by PYTHONPATH, which the server imports from."""
+    root = _service(tmp_path, {"app/main.py": "import settings\n", "settings.py": "DEBUG = False\n"})
+    env = cli_env(PYTHONPATH=str(root))
+    server = [sys.executable, "-P", "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, env=env, capture_output=True, text=True)
+    assert alone.returncode == 0 and alone.stdout.strip() == "served", alone.stderr
+
+    gated = run_cli(["run", "--mode", mode, "--", *server], root, env=env)
+    assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr
+    assert gated.report["environment"]["sys_path"][0]["path"] == str(root)
+
