@@ -189,3 +189,17 @@ def test_safe_path_keeps_a_pythonpath_entry_that_names_the_working_directory(tmp
     assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr
     assert gated.report["environment"]["sys_path"][0]["path"] == str(root)
 
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("options", [["-W", "error"], ["-X", "warn_default_encoding", "-W", "error"],
+                                     ["-X", "dev", "-W", "error"], ["-bb"]])
+def test_the_servers_warning_options_do_not_break_preflights_own_check_code(tmp_path, mode, options):
+    """The checks' harness runs under the server's options too: a warning of its own (a file opened
+    without an encoding, under -X warn_default_encoding) must not fail a service that starts."""
+    root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
+    server = [sys.executable, *options, "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 0 and alone.stdout.strip() == "served", alone.stderr
+    gated = run_cli(["run", "--mode", mode, "--", *server], root)
+    assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr

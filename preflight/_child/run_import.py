@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     for name in shadowing_app_files():  # our own imports must not hide the app's ``json.py``
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[loaded]
-    stack_file = open(argv[3], "w")
+    stack_file = open(argv[3], "w", encoding="utf-8")
     faulthandler.enable(file=stack_file)  # a crash at import leaves its stack too
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
