@@ -58,7 +58,8 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
     directory of any other script, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
     the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
-    ``--chdir`` (from their command lines or environment variables). ``[]`` when Python puts nothing
+    ``--chdir``, then the directory it was started in (from their command lines or environment
+    variables). ``[]`` when Python puts nothing
     first (``-P``, ``-I``, ``PYTHONSAFEPATH``) and the server adds nothing itself."""
     path = shutil.which(command[0]) or command[0]
     safe = _safe_path(python_options(command), environ)
@@ -75,7 +76,8 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     if server == "gunicorn":
         chdir = server_workdir(command, environ) or os.getcwd()  # entered before the paths are added
         paths = [os.path.join(chdir, p) for p in (_gunicorn_setting(args, environ, "pythonpath") or "").split(",") if p]
-        head = [*reversed(paths), chdir]  # each inserted first in turn
+        # each inserted first in turn, after the directory it started in (its default --chdir, entered first)
+        head = [*reversed(paths), chdir, os.getcwd()]
         head = list(dict.fromkeys(head))
         return None if head == [os.getcwd()] else head
     return None
