@@ -202,10 +202,13 @@ def _shebang_words(path: str) -> list[str]:
         return []
     if not head or not head[0].startswith("#!"):
         return []
-    words = head[0][2:].split()
-    if words and os.path.basename(words[0]) == "env":
+    words = head[0][2:].split(None, 1)  # as the kernel reads it: the interpreter and at most one argument,
+    if words and os.path.basename(words[0]) == "env":  # blanks and all (``#!/usr/bin/python3 -O -W error``)
         words = words[1:]
-        while words and words[0].startswith("-"):  # env's own options (-S splits the rest into words)
+        split = re.match(r"(?:-[a-zA-Z0]*S|--split-string=?)(.*)", words[0]) if words else None
+        if split:  # env -S: that argument, split into words, is env's options and command
+            words = split.group(1).split()
+        while words and words[0].startswith("-"):  # env's own options
             words = words[2:] if words[0] in ("-u", "-C", "--unset", "--chdir") else words[1:]
         if words:
             words[0] = shutil.which(words[0]) or words[0]

@@ -203,3 +203,27 @@ def test_the_servers_warning_options_do_not_break_preflights_own_check_code(tmp_
     assert alone.returncode == 0 and alone.stdout.strip() == "served", alone.stderr
     gated = run_cli(["run", "--mode", mode, "--", *server], root)
     assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr
+
+
+
+def test_a_shebang_gives_its_interpreter_one_argument_as_the_kernel_does(tmp_path):
+    """The kernel passes everything after a shebang's interpreter as one word: to Python, ``-O -W error``
+    is an unknown option ``- `` (it exits 2 before any import), so the gate fails and starts nothing;
+    to env (without -S), ``python3 -O`` is one program name that is not there, so the checks get no -O
+    (this service fails only under -O) and the server's own start fails as it would (127)."""
+    root = _service(tmp_path, NEEDS_ASSERTS)
+    script = root / "serve"
+    script.write_text(f"#!{sys.executable} -O -W error\nimport app.serve\n")
+    script.chmod(0o755)
+    alone = subprocess.run([str(script)], cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 2 and "Unknown option" in alone.stderr
+    gated = run_cli(["run", "--", str(script)], root)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    assert "Unknown option" in gated.check(sys.executable, kind="python")["output"]
+
+    script.write_text(f"#!/usr/bin/env {sys.executable} -O\nimport app.serve\n")
+    alone = subprocess.run([str(script)], cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 127
+    gated = run_cli(["run", "--", str(script)], root)
+    assert gated.returncode == 127 and "interpreter_options" not in gated.report, gated.stderr
+    assert gated.check("app.main")["status"] == "passed"
