@@ -45,6 +45,12 @@ def diagnose(check: r.Check, facts: dict[str, Any], workdir: str, uid: int | Non
         check.details["uid"] = uid
         check.hint = (f"{where} runs {filename} at import, and uid {uid} may not execute it: chmod a+x it in "
                       f"the image, or do not run it at import")
+    elif facts["errno"] != errno.EROFS and (closed := _unsearchable(path)):
+        check.cause = "permission_denied"
+        check.details.update(uid=uid, directory=closed)
+        check.hint = (f"uid {uid} may not enter {closed} (no search permission, x), so {where} cannot open "
+                      f"{path} in it at import. Fix that directory's mode or ownership in the image (chmod a+rX, "
+                      f"COPY --chown=<user>), or run as a user that can enter it")
     elif facts["errno"] != errno.EROFS and os.path.exists(path) and not os.access(path, os.R_OK):
         check.cause = "permission_denied"
         check.details["uid"] = uid
@@ -84,6 +90,20 @@ def _missing(check: r.Check, path: str, filename: str, where: str, workdir: str)
                   + (f", nor does {gone}" if gone else "")
                   + ". Check that .dockerignore or a COPY step did not leave it out, the working directory, "
                     "and that a directory the code writes into is created in the image")
+
+
+def _unsearchable(path: str) -> str | None:
+    """The first directory on the way to ``path`` that this user may not enter: nothing in it can be
+    opened or created, whether the code reads or writes, and whether or not the file is there."""
+    ancestors = []
+    directory = os.path.dirname(path)
+    while directory != os.path.dirname(directory):
+        ancestors.append(directory)
+        directory = os.path.dirname(directory)
+    for directory in reversed(ancestors):
+        if os.path.isdir(directory) and not os.access(directory, os.X_OK):
+            return directory
+    return None
 
 
 def _import_system(file: str) -> bool:

@@ -58,7 +58,8 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
     directory of any other script, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
     the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
-    ``--chdir`` (from their command lines or environment variables). ``[]`` when Python puts nothing
+    ``--chdir``, then the directory it was started in (from their command lines or environment
+    variables). ``[]`` when Python puts nothing
     first (``-P``, ``-I``, ``PYTHONSAFEPATH``) and the server adds nothing itself."""
     path = shutil.which(command[0]) or command[0]
     safe = _safe_path(python_options(command), environ)
@@ -75,7 +76,8 @@ def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] |
     if server == "gunicorn":
         chdir = server_workdir(command, environ) or os.getcwd()  # entered before the paths are added
         paths = [os.path.join(chdir, p) for p in (_gunicorn_setting(args, environ, "pythonpath") or "").split(",") if p]
-        head = [*reversed(paths), chdir]  # each inserted first in turn
+        # each inserted first in turn, after the directory it started in (its default --chdir, entered first)
+        head = [*reversed(paths), chdir, os.getcwd()]
         head = list(dict.fromkeys(head))
         return None if head == [os.getcwd()] else head
     return None
@@ -200,10 +202,13 @@ def _shebang_words(path: str) -> list[str]:
         return []
     if not head or not head[0].startswith("#!"):
         return []
-    words = head[0][2:].split()
-    if words and os.path.basename(words[0]) == "env":
+    words = head[0][2:].split(None, 1)  # as the kernel reads it: the interpreter and at most one argument,
+    if words and os.path.basename(words[0]) == "env":  # blanks and all (``#!/usr/bin/python3 -O -W error``)
         words = words[1:]
-        while words and words[0].startswith("-"):  # env's own options (-S splits the rest into words)
+        split = re.match(r"(?:-[a-zA-Z0]*S|--split-string=?)(.*)", words[0]) if words else None
+        if split:  # env -S: that argument, split into words, is env's options and command
+            words = split.group(1).split()
+        while words and words[0].startswith("-"):  # env's own options
             words = words[2:] if words[0] in ("-u", "-C", "--unset", "--chdir") else words[1:]
         if words:
             words[0] = shutil.which(words[0]) or words[0]

@@ -91,6 +91,33 @@ def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system
     assert "app/config.py:3 reads it" in read["hint"]
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed to drop root's override")
+@pytest.mark.parametrize("mode", MODES)
+def test_a_file_in_a_directory_the_user_cannot_enter_is_permission_denied_not_a_write(tmp_path, mode):
+    """Reading a file whose directory has no search permission (a root-owned 0700 directory): the file
+    cannot even be looked at, so it is no refused write; the directory is named."""
+    root = service_tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/config.py": """
+            import json
+
+            CONFIG = json.load(open("private/config.json"))
+            """,
+        "private/config.json": "{}",
+    }, ["app.config"])
+    (root / "private").chmod(0)
+    try:
+        result = run_cli(["check", "--mode", mode], root, prefix=NO_DAC)
+    finally:
+        (root / "private").chmod(0o755)
+    check = result.check("app.config")
+    assert check["cause"] == "permission_denied", check
+    assert (check["file"], check["line"]) == (str(root / "app/config.py"), 3)
+    assert check["details"]["directory"] == str(root / "private")
+    assert check["details"]["path"] == str(root / "private/config.json")
+    assert "may not enter" in check["hint"] and "writes" not in check["hint"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode):
     root = service_tree(tmp_path, {

@@ -173,3 +173,57 @@ def test_check_with_a_server_command_that_cannot_be_followed(tmp_path, args, cod
     root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
     result = run_cli(["check", *args], root, report=False)
     assert result.returncode == code and says in error_event(result.stderr)["message"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_safe_path_keeps_a_pythonpath_entry_that_names_the_working_directory(tmp_path, mode):
+    """``PYTHONPATH=/app python -P -m app.serve`` in /app: -P drops the working directory Python would put
+    first, not the same directory named by PYTHONPATH, which the server imports from."""
+    root = _service(tmp_path, {"app/main.py": "import settings\n", "settings.py": "DEBUG = False\n"})
+    env = cli_env(PYTHONPATH=str(root))
+    server = [sys.executable, "-P", "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, env=env, capture_output=True, text=True)
+    assert alone.returncode == 0 and alone.stdout.strip() == "served", alone.stderr
+
+    gated = run_cli(["run", "--mode", mode, "--", *server], root, env=env)
+    assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr
+    assert gated.report["environment"]["sys_path"][0]["path"] == str(root)
+
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("options", [["-W", "error"], ["-X", "warn_default_encoding", "-W", "error"],
+                                     ["-X", "dev", "-W", "error"], ["-bb"]])
+def test_the_servers_warning_options_do_not_break_preflights_own_check_code(tmp_path, mode, options):
+    """The checks' harness runs under the server's options too: a warning of its own (a file opened
+    without an encoding, under -X warn_default_encoding) must not fail a service that starts."""
+    root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
+    server = [sys.executable, *options, "-m", "app.serve"]
+    alone = subprocess.run(server, cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 0 and alone.stdout.strip() == "served", alone.stderr
+    gated = run_cli(["run", "--mode", mode, "--", *server], root)
+    assert gated.returncode == 0 and gated.stdout.strip() == "served", gated.stderr
+
+
+
+def test_a_shebang_gives_its_interpreter_one_argument_as_the_kernel_does(tmp_path):
+    """The kernel passes everything after a shebang's interpreter as one word: to Python, ``-O -W error``
+    is an unknown option ``- `` (it exits 2 before any import), so the gate fails and starts nothing;
+    to env (without -S), ``python3 -O`` is one program name that is not there, so the checks get no -O
+    (this service fails only under -O) and the server's own start fails as it would (127)."""
+    root = _service(tmp_path, NEEDS_ASSERTS)
+    script = root / "serve"
+    script.write_text(f"#!{sys.executable} -O -W error\nimport app.serve\n")
+    script.chmod(0o755)
+    alone = subprocess.run([str(script)], cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 2 and "Unknown option" in alone.stderr
+    gated = run_cli(["run", "--", str(script)], root)
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    assert "Unknown option" in gated.check(sys.executable, kind="python")["output"]
+
+    script.write_text(f"#!/usr/bin/env {sys.executable} -O\nimport app.serve\n")
+    alone = subprocess.run([str(script)], cwd=root, capture_output=True, text=True)
+    assert alone.returncode == 127
+    gated = run_cli(["run", "--", str(script)], root)
+    assert gated.returncode == 127 and "interpreter_options" not in gated.report, gated.stderr
+    assert gated.check("app.main")["status"] == "passed"

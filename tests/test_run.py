@@ -408,3 +408,20 @@ def test_a_process_left_in_the_checks_group_is_killed_without_a_warning(tmp_path
         assert result.returncode == 0, result.stderr
         assert [c for c in result.report["checks"] if c["kind"] == "process"] == []
     assert not any(alive(int(pid)) for pid in pid_file.read_text().split())
+
+
+@pytest.mark.parametrize("mode", ["zygote", "fresh"])
+def test_gunicorn_chdir_keeps_the_directory_it_started_in_on_sys_path(tmp_path, mode):
+    """gunicorn enters its default --chdir (where it started) first and keeps it on sys.path under the
+    --chdir it then enters: a module beside the working directory is the server's, so the checks'."""
+    (tmp_path / "web").mkdir()
+    (tmp_path / "shared.py").write_text("NAME = 'shared'\n")
+    (tmp_path / "web" / "wsgi.py").write_text("import shared\ndef application(environ, start_response):\n"
+                                              "    return []\n")
+    (tmp_path / "preflight.yaml").write_text("version: 1\nimports: [wsgi]\n")
+    command = ["gunicorn", "--chdir", "web", "--check-config", "wsgi:application"]  # loads the app, exits
+    alone = subprocess.run(command, cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
+    assert alone.returncode == 0, alone.stderr
+    gated = run_cli(["run", "--mode", mode, "--", *command], tmp_path)
+    assert gated.returncode == 0, gated.stderr
+    assert [e["path"] for e in gated.report["environment"]["sys_path"][:2]] == [str(tmp_path / "web"), str(tmp_path)]

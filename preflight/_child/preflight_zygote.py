@@ -699,10 +699,11 @@ def _run(message: dict) -> int:
     os.close(null)
     script = os.path.join(HERE, message["script"])
     sys.argv = [script, *message["args"]]
-    if sys.flags.safe_path:  # -P: ``python SCRIPT`` puts nothing first; the script finds its own modules
-        sys.path.insert(0, HERE)
-    else:
-        sys.path[0] = HERE  # as ``python SCRIPT`` starts; the script puts the working directory there
+    # As ``python SCRIPT`` starts (under -P the scripts put their directory there themselves): what the
+    # zygote put first gives way to this directory, and the script puts the server's entries there.
+    first = run_import.put_first
+    sys.path[:len(first) if sys.path[:len(first)] == first else 0] = [HERE]
+    run_import.put_first = []
     try:
         if message["script"] == "run_import.py":
             for name in _OWN_MODULES:  # an application module may take one of these names

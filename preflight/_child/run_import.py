@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     for name in shadowing_app_files():  # our own imports must not hide the app's ``json.py``
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[loaded]
-    stack_file = open(argv[3], "w")
+    stack_file = open(argv[3], "w", encoding="utf-8")
     faulthandler.enable(file=stack_file)  # a crash at import leaves its stack too
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
@@ -98,16 +98,23 @@ def leave(status: int) -> None:
     os._exit(status)
 
 
+put_first: list[str] = []  # what ``_make_cwd_first`` put first on sys.path in this process (a zygote's)
+
+
 def _make_cwd_first(head: list[str] | None = None) -> None:
     """Start ``sys.path`` as the server's does, in place of this script's directory: with the working
     directory, as under ``python -m``, uvicorn and gunicorn, or with ``head`` (a script's directory,
-    uvicorn's ``--app-dir``, gunicorn's ``--pythonpath``)."""
+    uvicorn's ``--app-dir``, gunicorn's ``--pythonpath``). Called again (the zygote, once it knows
+    ``head``), it replaces what it put there, never an entry of ``PYTHONPATH`` that names the same."""
+    global put_first
     entries = list(head if head is not None else [os.getcwd()])  # [] under -P: nothing first
     here = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0]) in (here, os.getcwd()):  # fresh, or forked from the zygote
+    if sys.path and os.path.abspath(sys.path[0]) == here:  # started as a script (or a zygote's fork)
         del sys.path[0]
-    if sys.path[:len(entries)] != entries:
-        sys.path[0:0] = entries
+    elif put_first and sys.path[:len(put_first)] == put_first:
+        del sys.path[:len(put_first)]
+    sys.path[0:0] = entries
+    put_first = entries
 
 
 def shadowing_app_files(among: set[str] | None = None) -> list[str]:

@@ -152,7 +152,7 @@ def _call_entry(result: dict, module: str, symbol: str, call: dict) -> None:
 
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
-    stack_file = open(argv[3], "w")
+    stack_file = open(argv[3], "w", encoding="utf-8")
     faulthandler.enable(file=stack_file)
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
