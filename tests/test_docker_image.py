@@ -208,9 +208,10 @@ class _forwarder:
                 sink.sendall(data)
         except OSError:
             pass
-        finally:
+        finally:  # both directions end: each socket is shut down and closed (by both pipes; twice is harmless)
             for s in (source, sink):
                 try:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()
