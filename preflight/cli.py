@@ -271,7 +271,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from preflight import handoff
-    from preflight.errors import UsageError
 
     if args.server[:1] != ["--"] and "--" in args.server:
         raise _misplaced_separator(args.server)
