@@ -233,7 +233,7 @@ def validate_command(text: str) -> tuple[str, tuple[str, ...]]:
     if not words:
         raise UsageError("--python is empty", tip="--python /usr/local/bin/python3 (options may follow: -O, -W error)")
     parsed = parse_python_args([*words[1:], "--"])
-    if parsed.kind != "stdin" or parsed.rest:
+    if parsed.kind != "stdin" or parsed.rest or "--" in parsed.options:  # -W with no value took the end mark
         raise UsageError(f"--python {text!r}: only interpreter options may follow the path, not {' '.join(words[1:])!r}",
                          tip="--python 'python3 -O -W error' (what runs is the manifest's modules)")
     return validate(words[0]), parsed.options

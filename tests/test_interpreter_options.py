@@ -104,7 +104,8 @@ def test_check_takes_the_options_with_python(tmp_path):
     assert optimized.report["interpreter_options"] == ["-O"]
 
 
-@pytest.mark.parametrize("value", ["{python} app/serve.py", "{python} -c pass", "{python} -m app.serve", "{python} 'unclosed"])
+@pytest.mark.parametrize("value", ["{python} app/serve.py", "{python} -c pass", "{python} -m app.serve", "{python} 'unclosed",
+                                   "{python} -W"])
 def test_python_with_anything_but_options_is_bad_input(tmp_path, value):
     root = _service(tmp_path, {"app/main.py": "VALUE = 1\n"})
     result = run_cli(["check", "--python", value.format(python=sys.executable)], root, report=False)
