@@ -292,11 +292,9 @@ def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
     what the checks must share with it: its options, the start of its sys.path, its working directory."""
     from preflight import interpreter
 
-    python = interpreter.interpreter_for(command)
-    args.sys_path_head = interpreter.sys_path_head(command, os.environ)
-    args.python_options = interpreter.python_options(command)
-    args.workdir = interpreter.server_workdir(command, os.environ)  # gunicorn --chdir: the checks start there too
-    return python
+    start = interpreter.follow(command, os.environ)
+    args.sys_path_head, args.python_options, args.workdir = start.sys_path_head, start.options, start.workdir
+    return start.python
 
 
 def _misplaced_separator(words: list[str]) -> Exception:

@@ -7,29 +7,48 @@ import re
 import shlex
 import shutil
 import sys
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
-from preflight.python_args import parse_python_args
+from preflight.python_args import PythonArgs, parse_python_args
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
 
 
-def interpreter_for(command: list[str]) -> str:
-    """The interpreter ``command`` will run: itself if it is python, else its script's shebang.
+class ServerStart(NamedTuple):
+    """What the checks must share with the server a command starts."""
 
-    Anything else (a shell script, a binary) gives the gate's own interpreter.
-    """
+    python: str  # the interpreter: the command itself if it is python, else its script's shebang, else ours
+    options: tuple[str, ...]  # that interpreter's options (``python -O``, ``#!/usr/bin/python3 -O``)
+    sys_path_head: list[str] | None  # see ``_sys_path_head``
+    workdir: str | None  # where the server changes to before importing (gunicorn's --chdir); None: here
+
+
+def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
+    """Read ``command`` once: its program (``ExecFailed``, 127/126, when it cannot run), the Python
+    it runs under and how, where its ``sys.path`` starts and where it works."""
     program = locate(command[0])
     if _PYTHON_NAME.match(os.path.basename(program)):
-        return program
-    shebang = _shebang_python(program)
-    if shebang and not (os.path.isfile(shebang) and os.access(shebang, os.X_OK)):
-        raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
-                         tip="reinstall the package into the image's environment, so its scripts point at it")
-    return shebang or sys.executable
+        parsed = parse_python_args(command[1:])
+        server, args = _python_target(parsed)
+        script = server if server is not None and server not in CWD_FIRST else None
+        python, options = program, parsed.options
+    else:
+        words = _shebang_words(program)
+        shebang = words[0] if words and _PYTHON_NAME.match(os.path.basename(words[0])) else None
+        if shebang and not (os.path.isfile(shebang) and os.access(shebang, os.X_OK)):
+            raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
+                             tip="reinstall the package into the image's environment, so its scripts point at it")
+        server, args = os.path.basename(program), command[1:]
+        script = program if shebang and server not in CWD_FIRST else None
+        python = shebang or sys.executable
+        options = parse_python_args([*words[1:], program]).options if shebang else ()
+    chdir = _gunicorn_setting(args, environ, "chdir") if server == "gunicorn" else None
+    workdir = os.path.abspath(chdir) if chdir else None
+    head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ)
+    return ServerStart(python, options, head, workdir)
 
 
 def locate(name: str) -> str:
@@ -53,44 +72,29 @@ def locate(name: str) -> str:
     raise ExecFailed(f"command not found: {name!r}", 127, tip="install it in the image, or give its full path after `--`")
 
 
-def sys_path_head(command: list[str], environ: Mapping[str, str]) -> list[str] | None:
+def _sys_path_head(server: str | None, args: list[str], script: str | None, safe: bool, workdir: str | None,
+                   environ: Mapping[str, str]) -> list[str] | None:
     """The entries the server's ``sys.path`` starts with, absolute, when they are not just the
     working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
-    directory of any other script, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
+    directory of any other ``script``, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
     the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
-    ``--chdir``, then the directory it was started in (from their command lines or environment
-    variables). ``[]`` when Python puts nothing
-    first (``-P``, ``-I``, ``PYTHONSAFEPATH``) and the server adds nothing itself."""
-    path = shutil.which(command[0]) or command[0]
-    safe = _safe_path(python_options(command), environ)
-    python = _PYTHON_NAME.match(os.path.basename(path))
-    server, args = _server(command)
+    ``--chdir``, then the directory it was started in (from their command lines, environment
+    variables or config file). ``[]`` when Python puts nothing first (``-P``, ``-I``,
+    ``PYTHONSAFEPATH``: ``safe``) and the server adds nothing itself."""
     if server is None:  # python -c, -m of a module not in CWD_FIRST, stdin
         return [] if safe else None
-    script = server if python else path if _shebang_python(path) else None
-    if script is not None and server not in CWD_FIRST:  # a script, console scripts too: its real directory first
+    if script is not None:  # a script, console scripts too: its real directory first
         return [] if safe else [os.path.dirname(os.path.realpath(script))]
     if server == "uvicorn":
         app_dir = _last_option(args, "--app-dir") or environ.get("UVICORN_APP_DIR")
         return [os.path.abspath(app_dir)] if app_dir else None
     if server == "gunicorn":
-        chdir = server_workdir(command, environ) or os.getcwd()  # entered before the paths are added
+        chdir = workdir or os.getcwd()  # entered before the paths are added
         paths = [os.path.join(chdir, p) for p in (_gunicorn_setting(args, environ, "pythonpath") or "").split(",") if p]
         # each inserted first in turn, after the directory it started in (its default --chdir, entered first)
-        head = [*reversed(paths), chdir, os.getcwd()]
-        head = list(dict.fromkeys(head))
+        head = list(dict.fromkeys([*reversed(paths), chdir, os.getcwd()]))
         return None if head == [os.getcwd()] else head
     return None
-
-
-def server_workdir(command: list[str], environ: Mapping[str, str]) -> str | None:
-    """The directory the server changes to before it imports the application (gunicorn's ``--chdir``,
-    also from ``GUNICORN_CMD_ARGS``), absolute; ``None``: it stays where it was started."""
-    server, args = _server(command)
-    if server != "gunicorn":
-        return None
-    chdir = _gunicorn_setting(args, environ, "chdir")
-    return os.path.abspath(chdir) if chdir else None
 
 
 def _gunicorn_setting(args: list[str], environ: Mapping[str, str], name: str) -> str | None:
@@ -126,16 +130,6 @@ def _assigned_string(path: str, name: str) -> str | None:
     return value
 
 
-def _server(command: list[str]) -> tuple[str | None, list[str]]:
-    """What ``command`` runs and with which arguments: a server's name (``uvicorn``, ``python -m
-    gunicorn``), a script's path, the program's name for anything else; ``None`` for ``python -c``,
-    ``-m`` of another module and stdin."""
-    path = shutil.which(command[0]) or command[0]
-    if _PYTHON_NAME.match(os.path.basename(path)):
-        return _python_target(command[1:])
-    return os.path.basename(path), command[1:]
-
-
 def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
     """Whether Python starts without the script's directory or the working directory on sys.path."""
     if "-P" in options or "-I" in options:
@@ -148,25 +142,11 @@ def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
 # its own directory first, as Python starts it.
 CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "flask", "fastapi",
                        "granian", "ddtrace-run", "opentelemetry-instrument", "newrelic-admin"})
-_SERVERS = ("uvicorn", "gunicorn")  # whose own sys.path options are followed
 
 
-def python_options(command: list[str]) -> tuple[str, ...]:
-    """The interpreter options the server's Python starts with (``python -O -m uvicorn``, a script's
-    ``#!/usr/bin/python3 -W error``), for the checks to start with the same."""
-    program = shutil.which(command[0]) or command[0]
-    if _PYTHON_NAME.match(os.path.basename(program)):
-        return parse_python_args(command[1:]).options
-    words = _shebang_words(program)
-    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
-        return parse_python_args([*words[1:], program]).options
-    return ()
-
-
-def _python_target(args: list[str]) -> tuple[str | None, list[str]]:
-    """What ``python ARGS`` runs: a script path or a ``-m`` server with its arguments; ``None`` for
-    ``-c``, stdin and other modules."""
-    parsed = parse_python_args(args)
+def _python_target(parsed: PythonArgs) -> tuple[str | None, list[str]]:
+    """What a ``python`` command line runs: a script path or a ``-m`` server with its arguments;
+    ``None`` for ``-c``, stdin and other modules."""
     if parsed.kind == "script":
         return parsed.target, []
     if parsed.kind == "module" and parsed.target in CWD_FIRST:
@@ -183,13 +163,6 @@ def _last_option(args: list[str], name: str) -> str | None:
         elif arg.startswith(name + "="):
             value = arg[len(name) + 1:]
     return value
-
-
-def _shebang_python(path: str) -> str | None:
-    words = _shebang_words(path)
-    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
-        return words[0]
-    return None
 
 
 def _shebang_words(path: str) -> list[str]:
