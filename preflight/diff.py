@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from preflight.errors import UsageError
+from preflight.pip_names import canonical
 from preflight.report import FAILING, SCHEMA
 
 DIFF_SCHEMA = "preflight/diff-v1"
@@ -411,10 +412,6 @@ def _env_names(names: list[str], good: Side, bad: Side) -> list[Finding]:
             findings.append(Finding("env", f"{name} is set on both sides; {bad.label} it is empty or invalid",
                                     {"name": name}))
     return findings
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _distribution(name: str, good: Side, bad: Side, importer: str | None) -> list[Finding]:

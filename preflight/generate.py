@@ -20,6 +20,7 @@ from typing import Any
 
 from preflight import report as r
 from preflight.errors import UsageError
+from preflight.pip_names import canonical
 
 TRACE_TIMEOUT = 60.0
 _ENTRY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?")
@@ -169,7 +170,7 @@ def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: st
         if top in app_tops:
             continue
         for dist, version in found:
-            dists.setdefault(_canonical(dist), f"{_canonical(dist)}=={version}")
+            dists.setdefault(canonical(dist), f"{canonical(dist)}=={version}")
     reads = [e for e in result.get("env_reads") or [] if e.get("file") and ctx.is_app_file(e["file"])]
     required = [e for e in reads if e["how"] == "item" and e["present"]]
     optional = [e for e in reads if e not in required]
@@ -184,8 +185,6 @@ def _root(name: str, file: str) -> str | None:
     return path or None
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str], static: bool,

@@ -42,6 +42,11 @@ _AZURE_GROUPS = {"ai", "communication", "data", "digitaltwins", "iot", "keyvault
 _API_VERSION = re.compile(r"_v\d+\w*$")  # google.cloud.pubsub_v1 is google-cloud-pubsub
 
 
+def canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares it (``Foo_Bar`` and ``foo-bar`` are one)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pip_name(dotted: str) -> str:
     """The name to ``pip install`` for import name ``dotted`` (give the full name, not its top)."""
     parts = dotted.split(".")

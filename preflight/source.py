@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 import os
-import re
+
+from preflight.pip_names import canonical
 
 
 def definition_line(path: str, name: str) -> int | None:
@@ -50,7 +51,7 @@ def project_file(name: str, directories: list[str]) -> str | None:
         import tomllib
     except ImportError:  # Python 3.10: no reader for it in the standard library
         return None
-    wanted = _normalized(name)
+    wanted = canonical(name)
     for directory in dict.fromkeys(directories):
         path = os.path.join(directory, "pyproject.toml")
         try:
@@ -58,13 +59,9 @@ def project_file(name: str, directories: list[str]) -> str | None:
                 project = tomllib.load(handle).get("project") or {}
         except (OSError, ValueError):
             continue
-        if isinstance(project.get("name"), str) and _normalized(project["name"]) == wanted:
+        if isinstance(project.get("name"), str) and canonical(project["name"]) == wanted:
             return path
     return None
-
-
-def _normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _parse(path: str) -> ast.Module | None:
