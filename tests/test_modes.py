@@ -607,6 +607,85 @@ def test_a_fallback_while_helpers_hold_runs_runs_each_check_once(tmp_path: Path)
     assert sorted(log.read_text().split()) == sorted(modules)  # each imported once, none twice
 
 
+_SEEN = """
+    import os, sys
+    import {lib}
+
+    with open(os.environ["CHECK_LOG"], "a") as log:  # which libraries its process had when forked
+        log.write(__name__ + " " + ",".join(sorted(m for m in {libs!r} if m in sys.modules)) + "\\n")
+    """
+
+
+def _seen(log: Path) -> dict[str, str]:
+    return dict(line.split(" ") for line in log.read_text().split("\n") if line)
+
+
+def test_a_check_whose_library_an_earlier_step_imported_starts_before_that_steps_turn(tmp_path: Path) -> None:
+    """``big`` imports ``sub``: a check needing only ``sub`` is ready once ``big`` is in, and is
+    forked then, not once the preload reaches ``sub`` (after ``slow`` here)."""
+    libs = ("big", "slow", "sub")
+    library = write_tree(tmp_path / "lib" / "site-packages", {
+        "sub.py": "VALUE = 1\n", "big.py": "import sub\n", "slow.py": "X = sum(range(2_000_000))\n"})
+    files = {"app/__init__.py": ""}
+    for module, lib in (("a_big", "big"), ("b_slow", "slow"), ("c_sub", "sub")):  # the preload's order: big, slow, sub
+        files[f"app/{module}.py"] = _SEEN.format(lib=lib, libs=libs)
+    files["preflight.yaml"] = "version: 1\nimports: [app.a_big, app.b_slow, app.c_sub]\n"
+    root = write_tree(tmp_path / "svc", files)
+    log = tmp_path / "seen.log"
+    result = run_cli(["check"], cwd=root, env=cli_env(PYTHONPATH=str(library), CHECK_LOG=str(log)))
+    assert result.returncode == 0 and result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert _seen(log)["app.c_sub"] == "big,sub"  # forked before slow was preloaded
+
+
+def test_a_check_ready_while_every_core_is_busy_is_forked_then_not_after_the_preload(tmp_path: Path) -> None:
+    """The first helper's check holds the one free core until the zygote imports ``third``; the
+    check ready after ``second`` still gets a helper forked then, which waits for a core: it does
+    not wait for the whole preload, when a core may idle all that time. Here ``third``'s import
+    (in the zygote) frees the first check's core and waits for that check to start: without such
+    a helper it would wait for ever, and the checks fail."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores: one for the zygote, one for the helper's check")
+    for fifo in ("release", "started"):
+        os.mkfifo(tmp_path / fifo)
+    libs = ("first", "second", "third")
+    library = write_tree(tmp_path / "lib" / "site-packages", {
+        "first.py": "VALUE = 1\n",
+        "second.py": "X = sum(range(5_000_000))\n",  # long enough for a helper forked before it to be due again
+        "third.py": """
+            import os, select
+
+            if not os.path.exists(os.environ["DONE"]):  # the zygote's import (a check's after it skips this)
+                os.close(os.open(os.environ["RELEASE"], os.O_WRONLY))  # the first check ends: a core is free
+                started = os.open(os.environ["STARTED"], os.O_RDONLY | os.O_NONBLOCK)
+                select.select([started], [], [])  # until the second check has started
+                os.close(started)
+            """,
+    })
+    first = """
+        import os
+        import first
+
+        with open(os.environ["RELEASE"]) as fifo:  # until the zygote imports third
+            fifo.read()
+        """
+    second = _SEEN.format(lib="second", libs=libs) + """
+        open(os.environ["DONE"], "w").close()
+        with open(os.environ["STARTED"], "w") as fifo:
+            fifo.write("started")
+        """
+    files = {"app/__init__.py": "", "app/a_first.py": first, "app/b_second.py": second,
+             "app/c_third.py": _SEEN.format(lib="third", libs=libs),
+             "preflight.yaml": "version: 1\ntimeout: 20\nimports: [app.a_first, app.b_second, app.c_third]\n"}
+    root = write_tree(tmp_path / "svc", files)
+    log = tmp_path / "seen.log"
+    env = cli_env(PYTHONPATH=str(library), CHECK_LOG=str(log), RELEASE=str(tmp_path / "release"),
+                  STARTED=str(tmp_path / "started"), DONE=str(tmp_path / "done"))
+    result = run_cli(["check"], cwd=root, env=env, prefix=["taskset", "-c", "0,1"])
+    assert result.returncode == 0, [c for c in result.report["checks"] if c["status"] != "passed"]
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert _seen(log)["app.b_second"] == "first,second"  # forked before third was preloaded
+
+
 def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_path: Path) -> None:
     """The zygote's "ready" lists every loaded file; with thousands of long paths it is megabytes,
     written while helpers' forks report on the same pipe. Lines must not be cut into each other."""

@@ -95,8 +95,12 @@ def main(argv: list[str]) -> int:
     run_import.leave(_run(message))
 
 
+_server = None  # the zygote's state, kept by each fork: freeing it there would write (so copy) every page it is on
+
+
 def _serve(control: int, events: int) -> int:
-    server = _Server(_Lines(control), events)
+    global _server
+    server = _server = _Server(_Lines(control), events)
     signal.signal(signal.SIGTERM, server.terminate)  # the parent's way to stop it while it preloads
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # even if it came blocked
     while True:  # forks asked for before the preload are as clean as fresh interpreters
@@ -138,11 +142,12 @@ class _Server:
         self.preloading = False
         self.scanner: Scanner | None = None
         self.unsafe: str | None = None
-        self.safe_modules: set[str] = set(sys.modules)
+        self.safe_mark = run_import.ModuleMark()  # where sys.modules ended when last found safe to fork
         self.shadow_checked = False  # whether every module was looked at for an application file taking its name
         self.realpaths: dict[str, str] = {}  # directory -> its real path, for ``unsafe_to_fork``
         self.weights: dict[str, int] = {}  # run key -> how much of the application its module imports
         self.is_helper = False
+        self.helper_forked = 0.0  # time.monotonic() of the last helper's fork
         self.results: dict[int, str] = {}  # pidfd of a fork run here -> its result file
         self.unread: list[str] = []  # result files of finished (or handed out) runs, to learn from
         self.tried: set[str] = set()  # modules learned or ruled out
@@ -181,13 +186,14 @@ class _Server:
         self.preloading = True
         steps = [*self.scanner.order([self.needs[run["key"]] for run in self.waiting]),
                  *((name, None) for name in message.get("remembered") or ())]
-        for name, names in steps:
+        for index, (name, names) in enumerate(steps):
             if names is None:  # remembered: after everything the checks are known to need
                 if name in sys.modules or not _attempt(name, self.remembered, []):
                     continue
                 self.done.add(name)
             else:
                 self._preload(name, names)
+                self._done_already(steps[index + 1:])
             if not self.service(block=False):
                 return 0
             if self.unsafe:
@@ -260,15 +266,21 @@ class _Server:
             self._fork(run, token=True)
 
     def _hand_to_helper(self, eligible: list[dict]) -> None:
-        """While preloading: fork a helper for the runs that may start, only when a core is free for it
-        now (the helper takes that token along); else they wait for the next step. A fork of this
-        process is not free for it: each of its imports after a fork pays copy-on-write faults."""
+        """While preloading: fork a helper for the runs that may start. When a core is free now, the
+        helper takes that token along; else it waits for one, but only where no helper was forked in
+        the last ``_HELPER_GAP`` seconds; till then they wait for the next step. A fork of this
+        process is not free for it: each of its imports after a fork pays copy-on-write faults. Yet a
+        run left for this zygote waits for the whole preload, and a core may idle all that time."""
         assert self.tokens is not None
-        if len(self.helpers) >= _MAX_HELPERS or not self.tokens.take():
+        if len(self.helpers) >= _MAX_HELPERS:
             return  # these wait for a later helper, or for this zygote
+        in_hand = self.tokens.take()
+        if not in_hand and time.monotonic() - self.helper_forked < _HELPER_GAP:
+            return
         self.unsafe = self._unsafe()
         if self.unsafe:
-            self.tokens.put()
+            if in_hand:
+                self.tokens.put()
             return
         eligible.sort(key=lambda run: -self._weight(run))  # the longest first, so that no long one starts last
         for run in eligible:
@@ -276,7 +288,8 @@ class _Server:
             self.handed[run["key"]] = run
             if run["script"] == "run_import.py":
                 self.unread.append(run["args"][1])  # read once this zygote may learn again
-        self._helper(eligible)
+        self._helper(eligible, in_hand)
+        self.helper_forked = time.monotonic()
 
     def _release_helpers(self) -> None:
         """The preload is over: tell each helper, and take back the runs it has not begun (see
@@ -315,9 +328,9 @@ class _Server:
         elif watched and not wanted:
             self.selector.unregister(self.tokens.read)
 
-    def _helper(self, runs: list[dict]) -> None:
+    def _helper(self, runs: list[dict], in_hand: bool) -> None:
         """Fork a copy of this zygote that forks ``runs``, each when it gets a token (the first with the
-        one this zygote took for it), while this one preloads on.
+        one this zygote took for it, if ``in_hand``), while this one preloads on.
 
         When this one is done preloading (end of file on ``release``), the helper starts no more and
         answers with the keys of the runs it has not begun, which this zygote forks itself, with
@@ -332,7 +345,7 @@ class _Server:
         if pid == 0:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # its handler: terminate()
             try:
-                self._help(runs, release_r, answer_w, [release_w, answer_r])
+                self._help(runs, in_hand, release_r, answer_w, [release_w, answer_r])
             except OSError:  # a fork or a pipe failed: no answer, and the zygote gives up
                 os._exit(_HELPER_FAILED)
             os._exit(0)
@@ -344,9 +357,9 @@ class _Server:
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
-    def _help(self, runs: list[dict], release: int, answer: int, others: list[int]) -> None:
-        """In a helper: fork ``runs`` as tokens come until released; answer; reap the forks."""
-        in_hand = True  # the token the zygote took for this helper: its first fork's
+    def _help(self, runs: list[dict], in_hand: bool, release: int, answer: int, others: list[int]) -> None:
+        """In a helper: fork ``runs`` as tokens come until released; answer; reap the forks.
+        ``in_hand``: whether it holds a token the zygote took for it, its first fork's."""
         self.is_helper = True
         self.reader.close()  # the helper takes no orders: the parent kills its forks itself
         self.selector.close()
@@ -380,11 +393,13 @@ class _Server:
 
     def _unsafe(self) -> str | None:
         """``unsafe_to_fork`` for the modules imported since it last ran (all of them for a standard-library
-        name the application's directory takes, the first time: the preload put that directory first)."""
-        new = set(sys.modules) - self.safe_modules
-        reason = unsafe_to_fork(new, self.scanner.app_tops if self.scanner else (), new if self.shadow_checked else None,
-                                self.realpaths)
-        self.safe_modules = set(sys.modules)
+        name the application's directory takes, the first time: the preload put that directory first;
+        all of them too when one was removed since)."""
+        since = self.safe_mark.since()
+        new = None if since is None else set(since)
+        reason = unsafe_to_fork(new, self.scanner.app_tops if self.scanner else (),
+                                new if self.shadow_checked else None, self.realpaths)
+        self.safe_mark = run_import.ModuleMark()
         self.shadow_checked = True
         return reason
 
@@ -407,6 +422,15 @@ class _Server:
                 if module is not None and not run_import.has_attribute(module, attr) and _is_submodule(f"{name}.{attr}"):
                     _attempt(f"{name}.{attr}", self.preloaded, self.failed)
         self.done.add(name)
+
+    def _done_already(self, later: list[tuple[str, list[str] | None]]) -> None:
+        """Mark the later steps an earlier one has imported with everything they name (``sqlalchemy``
+        with ``sqlalchemy.orm``), so that the runs needing them need not wait for their turn."""
+        for name, names in later:
+            module = sys.modules.get(name)
+            if names is not None and module is not None and name not in self.done and \
+                    all(run_import.has_attribute(module, attr) for attr in names):
+                self.done.add(name)
 
     def terminate(self, signum: int, frame: object) -> None:
         """SIGTERM: kill every fork this process made (helpers get the same signal) and leave."""
@@ -562,6 +586,7 @@ class _Server:
 _TRIAL = "\x00trial"  # the key of a trial fork: no check, no events
 _PATCHERS = ("gevent", "eventlet")
 _TOKENS = "tokens"  # the selector's mark for the token pipe
+_HELPER_GAP = 0.025  # seconds: a helper that must wait for a core is forked at most this often
 _MAX_HELPERS = 16  # alive at once, three descriptors each: enough to keep every core busy while preloading
 _HELPER_FAILED = 70  # this zygote's status when a helper failed: the parent runs the rest afresh
 _spill_dir: str | None = None  # where events too long for one atomic write go (see ``_send``)
@@ -602,11 +627,12 @@ def _trial(names: list[str], app_tops) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    before = set(sys.modules)
+    mark = run_import.ModuleMark()
     try:
         for name in names:
             _attempt(name, [], [])
-        safe = unsafe_to_fork(set(sys.modules) - before, app_tops) is None
+        since = mark.since()
+        safe = unsafe_to_fork(None if since is None else set(since), app_tops) is None
     except BaseException:
         safe = False
     os._exit(0 if safe else 3)
