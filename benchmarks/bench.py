@@ -17,8 +17,9 @@ every module, then measures, interleaving the variants within each round:
   E  peak memory of the gate and every process it started, sampled from /proc (not timed)
   S  the static pass's own benchmark, ``static_bench.py`` beside this file, when it is there
 
-The short variants (C, uvicorn alone and ``--trust-stamp``) run ``--repeats`` times a round,
-interleaved, and the round keeps their median: one run of them swings by a quarter on a shared VM.
+Every variant but the fresh ones runs ``--repeats`` times a round, interleaved with the others of
+its group, and the round keeps their median: one run swings by a quarter on a shared VM (and a
+single A against a single B made B/A swing by a third between rounds).
 Prints a table of medians and ratios; ``--out`` writes the same as JSON. Not a test: numbers vary
 with the machine; the README shows the latest table and the machine it ran on.
 """
@@ -293,8 +294,8 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str], ok=(0,)) -> float:
     return elapsed
 
 
-# Variants that take well under a second: measured ``repeats`` times a round (see ``run``).
-SHORT = ("C_python_pass", "C_check_stdlib", "D_uvicorn", "D_run_trust_stamp")
+# The slow variants, measured once a round; every other ``repeats`` times (see ``run``).
+ONCE = ("B_check_fresh", "D_run_fresh")
 
 
 def interleaved(measure: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
@@ -443,24 +444,30 @@ def run(rounds: int, workdir: Path, repeats: int = 3) -> dict:
     for argv in variants.values():  # warm the page cache, bytecode and the manifest cache once
         timed(argv, service, env)
     samples: dict[str, list[float]] = {name: [] for name in [*variants, *servers]}
-    # The short pairs swing by a quarter from one run to the next on a shared VM: each round takes
-    # the median of ``repeats`` interleaved runs of each side.
-    short = {name: partial(timed, variants[name], service, env) for name in SHORT if name in variants}
-    short_servers = {name: partial(first_200, servers[name], service, env) for name in SHORT if name in servers}
+
+    def first_run(argv: list[str]) -> float:  # forget what earlier runs learned (it is learned again)
+        shutil.rmtree(cache / "learned", ignore_errors=True)
+        return timed(argv, service, env)
+
+    def measure(name: str, argv: list[str]) -> Callable[[], float]:
+        return partial(first_run, argv) if name == "B_check_zygote_first" else partial(timed, argv, service, env)
+
+    # One run swings by a quarter from the next on a shared VM: each round takes the median of
+    # ``repeats`` interleaved runs of each side (B remembered right after B first: it learned again).
+    repeated = {name: measure(name, argv) for name, argv in variants.items() if name not in ONCE}
+    repeated_servers = {name: partial(first_200, prefix, service, env) for name, prefix in servers.items() if name not in ONCE}
     for index in range(rounds):
         print(f"bench: round {index + 1}/{rounds}", file=sys.stderr)
-        for name, value in interleaved(short, repeats).items():
+        for name, value in interleaved(repeated, repeats).items():
             samples[name].append(value)
-        for name, argv in variants.items():
-            if name == "B_check_zygote_first":  # forget what earlier runs learned (it is learned again)
-                shutil.rmtree(cache / "learned", ignore_errors=True)
-            if name not in short:
-                samples[name].append(timed(argv, service, env))
-        for name, value in interleaved(short_servers, repeats).items():
+        for name in ONCE:
+            if name in variants:
+                samples[name].append(timed(variants[name], service, env))
+        for name, value in interleaved(repeated_servers, repeats).items():
             samples[name].append(value)
-        for name, prefix in servers.items():
-            if name not in short_servers:
-                samples[name].append(first_200(prefix, service, env))
+        for name in ONCE:
+            if name in servers:
+                samples[name].append(first_200(servers[name], service, env))
 
     med = {name: median(values) for name, values in samples.items()}
 
@@ -582,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per round of each short variant (C, uvicorn alone, --trust-stamp); their median")
+                        help="runs per round of each variant but the fresh ones; the round keeps their median")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--keep", help="generate the service in this (new) directory and keep it")
     args = parser.parse_args(argv)
