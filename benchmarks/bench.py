@@ -577,8 +577,8 @@ def table(result: dict) -> str:
                      f"{static['cold_s'] * 1000:.0f} / {static['warm_s'] * 1000:.0f} | static_bench.py |")
     m = result["machine"]
     repeats = result.get("repeats", 1)
-    lines.append(f"\n{result['rounds']} rounds, medians ({repeats} interleaved runs a round of C and of uvicorn "
-                 f"alone / --trust-stamp); {m['cpu']}, {m['cores']} cores, {m['memory']}, "
+    lines.append(f"\n{result['rounds']} rounds, medians ({repeats} interleaved runs a round of each variant but "
+                 f"the fresh ones); {m['cpu']}, {m['cores']} cores, {m['memory']}, "
                  f"Python {m['python']}, {m['platform']}; bytecode cached (.pyc), as in a built image")
     lines.append("targets: " + "; ".join(f"{what}: {t['value']} {'met' if t['met'] else 'MISSED'}"
                                          for what, t in targets(result["ratios"]).items()))

@@ -267,16 +267,16 @@ class _Server:
 
     def _hand_to_helper(self, eligible: list[dict]) -> None:
         """While preloading: fork a helper for the runs that may start. When a core is free now, the
-        helper takes that token along; else it waits for one, but only where no helper was forked in
-        the last ``_HELPER_GAP`` seconds; till then they wait for the next step. A fork of this
+        helper takes that token along; else it waits for one, but only where another core exists and
+        no helper was forked in the last ``_HELPER_GAP`` seconds; till then they wait for the next step. A fork of this
         process is not free for it: each of its imports after a fork pays copy-on-write faults. Yet a
         run left for this zygote waits for the whole preload, and a core may idle all that time."""
         assert self.tokens is not None
         if len(self.helpers) >= _MAX_HELPERS:
             return  # these wait for a later helper, or for this zygote
         in_hand = self.tokens.take()
-        if not in_hand and time.monotonic() - self.helper_forked < _HELPER_GAP:
-            return
+        if not in_hand and (self.workers < 2 or time.monotonic() - self.helper_forked < _HELPER_GAP):
+            return  # on one core no token comes back before the preload ends: it would only wait
         self.unsafe = self._unsafe()
         if self.unsafe:
             if in_hand:
