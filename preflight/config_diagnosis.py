@@ -36,22 +36,22 @@ def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
     if not validation:
         return False
     title, settings = validation.get("title") or "the model", validation.get("settings")
-    problems = []
-    names = []
+    problems, unset, names = [], [], []
     for error in validation.get("errors") or ():
-        field = error["loc"][0] if error.get("loc") else "?"
+        loc = error.get("loc") or ["?"]
         if settings is not None:
-            name = settings["aliases"].get(field) or settings["env_prefix"] + field
-            name = name if settings["case_sensitive"] else name.upper()
+            field, (name, *others) = _variables(settings, loc)
             names.append(name)
-            problems.append(f"{name} (field {field}): {error.get('msg')}")
+            also = f" or {', '.join(others)}" if others else ""
+            unset.append(f"{name}{also} (field {'.'.join([field, *loc[1:]])})")
+            problems.append(f"{unset[-1]}: {error.get('msg')}")
         else:
             problems.append(f"{'.'.join(error.get('loc') or ['?'])}: {error.get('msg')}")
     where = f" at {check.file}:{check.line}" if check.file else ""
     if settings is not None and names and all(e.get("type") == "missing" for e in validation["errors"]):
         check.cause = "env_missing"
         check.details.update(name=names[0], names=names, settings=title)
-        check.hint = (f"{title} (pydantic settings, created{where}) needs {', '.join(names)}, which "
+        check.hint = (f"{title} (pydantic settings, created{where}) needs {'; '.join(unset)}, which "
                       f"{'is' if len(names) == 1 else 'are'} not set: {_set(names)}")
         return True
     check.cause = "import_error"
@@ -63,6 +63,21 @@ def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
     else:
         check.hint = f"{title} failed validation{where} when the module was imported: {'; '.join(problems)}"
     return True
+
+
+def _variables(settings: dict[str, Any], loc: list[str]) -> tuple[str, list[str]]:
+    """The field at ``loc`` and the variables that set its value: the field's (an alias's choices each),
+    and with an ``env_nested_delimiter`` the path down into a nested model (``SVC_DB__HOST``); a list
+    item, and anything else no variable names, stays with the field's variable."""
+    entry = settings["variables"].get(loc[0]) or {"field": loc[0], "variables": [loc[0]]}
+    delimiter = settings.get("nested_delimiter")
+    path = []
+    for part in loc[1:] if delimiter else ():
+        if part.isdigit() or not part.isidentifier():
+            break
+        path.append(part)
+    named = [delimiter.join([v, *path]) if path else v for v in entry["variables"]]
+    return entry["field"], named if settings["case_sensitive"] else [n.upper() for n in named]
 
 
 def _django_unconfigured(check: r.Check, facts: dict[str, Any]) -> bool:

@@ -334,14 +334,42 @@ def _validation_facts(exc: BaseException) -> dict | None:
     settings = _settings_instance(exc.__traceback__, facts["title"])
     if settings is not None:
         config = type(settings).model_config
-        aliases = {}
-        for name, field in (getattr(type(settings), "model_fields", None) or {}).items():
-            alias = getattr(field, "validation_alias", None) or getattr(field, "alias", None)
-            if isinstance(alias, str):
-                aliases[name] = alias
-        facts["settings"] = {"env_prefix": config.get("env_prefix") or "",
-                             "case_sensitive": bool(config.get("case_sensitive")), "aliases": aliases}
+        facts["settings"] = {"case_sensitive": bool(config.get("case_sensitive")),
+                             "nested_delimiter": config.get("env_nested_delimiter") or None,
+                             "variables": _settings_variables(type(settings), config)}
     return facts
+
+
+def _settings_variables(cls: type, config: dict) -> dict[str, dict]:
+    """Per key an error's ``loc`` may start with (a field's name, or an alias of it), the field and the
+    variables that set it, as pydantic-settings' own environment source names them (an alias takes
+    no ``env_prefix``; each of an ``AliasChoices``' choices is one)."""
+    fields = getattr(cls, "model_fields", None) or {}
+    keys: dict[str, dict] = {}
+    try:
+        from pydantic_settings import EnvSettingsSource
+        source = EnvSettingsSource(cls)
+        found = {name: source._extract_field_info(field, name) for name, field in fields.items()}
+    except Exception:  # another pydantic-settings: its documented rules
+        found = {name: _documented_variables(name, field, config.get("env_prefix") or "")
+                 for name, field in fields.items()}
+    for name, info in found.items():
+        entry = {"field": name, "variables": list(dict.fromkeys(variable for _, variable, _ in info))}
+        for key, _, _ in info:
+            keys.setdefault(key, entry)
+    return keys
+
+
+def _documented_variables(name: str, field: object, prefix: str) -> list[tuple[str, str, bool]]:
+    alias = getattr(field, "validation_alias", None)
+    choices = alias.convert_to_aliases() if hasattr(alias, "convert_to_aliases") else alias
+    if isinstance(choices, str):
+        return [(choices, choices, False)]
+    if choices and isinstance(choices[0], list):  # AliasChoices
+        return [(c[0], c[0], False) for c in choices if c and isinstance(c[0], str)]
+    if choices and isinstance(choices[0], str):  # AliasPath
+        return [(choices[0], choices[0], False)]
+    return [(name, prefix + name, False)]
 
 
 def _settings_instance(tb, title: str | None) -> object | None:
