@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, file_diagnosis, native, newer_python, path_advice, relative_import, search, source
+from preflight import (config_diagnosis, file_diagnosis, native, network_diagnosis, newer_python, path_advice,
+                       relative_import, search, source)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -180,10 +181,11 @@ def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
     The root's frames start where it was caught; the wrapper's frames above that are prepended,
     so the root's stack runs from the import down (and may hold the only app frame)."""
     root = outer
-    for inner in outer.get("chain", []):
+    chain = outer.get("chain", [])
+    for i, inner in enumerate(chain):
         if not _wraps(root, inner) or not _app_wraps(root, inner, ctx):
             break
-        root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"]}
+        root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"], "chain": chain[i + 1:]}
     return root
 
 
@@ -262,6 +264,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.details["exit_code"] = facts.get("code")
         check.hint = (f"importing {target.module} called sys.exit({facts.get('code')!r}); "
                       "move that call under `if __name__ == \"__main__\":` or into a function")
+    elif network_diagnosis.diagnose(check, facts):
+        pass
     elif config_diagnosis.diagnose(check, facts, ctx.env_names):
         pass
     elif frame and _stdlib_name(ctx.module_name(frame["file"])):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, service_tree
+from conftest import free_port, run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 # As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
@@ -268,3 +268,48 @@ def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path
     assert above["cause"] == "relative_import", above
     assert (above["file"], above["line"]) == (str(svc / "app/api/deep.py"), 5)
     assert "above its top-level package 'app'" in above["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_connection_that_fails_at_import_names_the_address_and_why(tmp_path, mode):
+    """A config fetch or a client's ping at import, to a service the container cannot reach: refused on
+    localhost (the container itself), a name that does not resolve (.invalid never does), through httpx's
+    wrappers and through the application's own. Was import_error "fix the code there"."""
+    port = free_port()  # bound and released: nothing listens there
+    root = service_tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/remote.py": f"import httpx\n\nCONFIG = httpx.get('http://localhost:{port}/config').json()\n",
+        "app/db.py": "import socket\n\nconn = socket.create_connection(('db.preflight-test.invalid', 5432), timeout=5)\n",
+        "app/cache.py": f"""
+            import socket
+
+
+            class CacheUnavailable(Exception):
+                pass
+
+
+            def ping(host, port):
+                try:
+                    socket.create_connection((host, port), timeout=5).close()
+                except OSError as exc:
+                    raise CacheUnavailable(f"cache at {{host}}:{{port}} is down") from exc
+
+
+            ping("127.0.0.1", {port})
+            """,
+    }, ["app.remote", "app.db", "app.cache"])
+    result = run_cli(["check", "--mode", mode], root)
+    remote = result.check("app.remote")
+    assert remote["cause"] == "connection_failed", remote
+    assert (remote["file"], remote["line"]) == (str(root / "app/remote.py"), 3)
+    assert remote["details"]["reason"] == "refused"
+    assert (remote["details"]["host"], remote["details"]["port"]) == ("localhost", port)
+    assert "localhost is the container itself" in remote["hint"] and "at import" in remote["hint"]
+    db = result.check("app.db")
+    assert db["cause"] == "connection_failed", db
+    assert (db["details"]["reason"], db["details"]["host"]) == ("name_unknown", "db.preflight-test.invalid")
+    assert "does not resolve" in db["hint"] and "container itself" not in db["hint"]
+    cache = result.check("app.cache")
+    assert cache["cause"] == "connection_failed", cache
+    assert (cache["file"], cache["line"]) == (str(root / "app/cache.py"), 10)
+    assert cache["details"]["wrapped_by"]["error_type"] == "CacheUnavailable"

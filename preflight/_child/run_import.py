@@ -247,7 +247,8 @@ def _public_names(obj: object) -> list[str]:
 
 
 def describe_exception(exc: BaseException) -> dict:
-    """The exception and its ``__cause__``/``__context__`` chain, outermost first, as plain facts."""
+    """The exception and its ``__cause__``/``__context__`` chain (or the exception it was made from, its
+    ``args[0]``), outermost first, as plain facts."""
     chain: list[dict] = []
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -258,6 +259,8 @@ def describe_exception(exc: BaseException) -> dict:
         nxt, via = current.__cause__, "cause"
         if nxt is None and not current.__suppress_context__:
             nxt, via = current.__context__, "context"
+        if nxt is None and current.args and isinstance(current.args[0], BaseException):
+            nxt, via = current.args[0], "args"  # httpcore's ConnectError(OSError), its context suppressed
         current = nxt
     outer = chain[0]
     outer["chain"] = chain[1:]
@@ -304,6 +307,9 @@ def _facts(exc: BaseException) -> dict:
                 facts["modules"] = {facts["obj_module"]: _module_state(facts["obj_module"])}
     if isinstance(exc, OSError):
         facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
+        address = _address(exc.__traceback__)
+        if address:
+            facts["address"] = address
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
     if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
@@ -381,6 +387,19 @@ def _settings_instance(tb, title: str | None) -> object | None:
                 return value
         tb = tb.tb_next
     return None
+
+
+def _address(tb) -> list | None:
+    """The ``[host, port]`` a failing connection was for: the innermost frame that holds both
+    (``socket.create_connection``, ``socket.getaddrinfo``, urllib3's and redis' connects do)."""
+    found = None
+    while tb is not None:
+        names = tb.tb_frame.f_locals
+        host, port = names.get("host"), names.get("port")
+        if isinstance(host, str) and isinstance(port, (int, str)) and not isinstance(port, bool):
+            found = [host, port]
+        tb = tb.tb_next
+    return found
 
 
 def _safe_str(exc: BaseException) -> str:
