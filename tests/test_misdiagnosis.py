@@ -143,6 +143,8 @@ def test_regular_package_beats_a_directory_without_init(tmp_path):
     ("from google.cloud.pubsub_v1 import PublisherClient", "google-cloud-pubsub"),
     ("from azure.storage.blob import BlobClient", "azure-storage-blob"),
     ("import azure.identity", "azure-identity"),
+    ("from rest_framework import serializers", "djangorestframework"),  # Django apps' import names
+    ("import corsheaders", "django-cors-headers"),
 ])
 def test_namespace_distributions_are_named_from_the_full_import(tmp_path, statement, install):
     write(tmp_path, {"app/__init__.py": "", "app/main.py": f"import os\n{statement}\n", "preflight.yaml": MANIFEST})
