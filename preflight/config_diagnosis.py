@@ -12,6 +12,7 @@ import re
 from typing import Any, Collection
 
 from preflight import report as r
+from preflight import source
 
 
 
@@ -26,7 +27,7 @@ _DEFAULTLESS_READ = re.compile(r"""(?:getenv|environ\.get)\(\s*['"]([A-Za-z_][A-
 
 def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
     """Whichever of this module's diagnoses fits; False when none does."""
-    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts)
+    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts) or _django_model_outside_apps(check, facts)
             or _read_unset_variable(check, facts, env_names) or _bad_value(check, facts, env_names))
 
 
@@ -98,6 +99,45 @@ def _django_unconfigured(check: r.Check, facts: dict[str, Any]) -> bool:
                       "get_wsgi_application() sets Django up, importing every INSTALLED_APPS app and its models")
         return True
     return False
+
+
+def _django_model_outside_apps(check: r.Check, facts: dict[str, Any]) -> bool:
+    """A Django model class defined in a module of no app in ``INSTALLED_APPS`` (Django's ``ModelBase``
+    refuses it with a ``RuntimeError``): the app was left out of the settings."""
+    frames = facts.get("frames") or []
+    if "RuntimeError" not in (facts.get("bases") or ()) or not frames or frames[-1]["function"] != "__new__" \
+            or not frames[-1]["file"].replace("\\", "/").endswith("django/db/models/base.py"):
+        return False
+    defining = next((f for f in reversed(frames) if "/django/" not in f["file"].replace("\\", "/")), None)
+    module = (defining or {}).get("module") or ""
+    parts = module.split(".")
+    app = ".".join(parts[:parts.index("models")] if "models" in parts[1:] else parts[:-1]) or module
+    where = f"{defining['file']}:{defining['line']}" if defining else "a models module"
+    listed = installed_apps_line(facts)
+    check.cause = "import_error"
+    check.details.update(model_module=module, app=app, settings=listed)
+    check.hint = (f"the model class at {where} (module {module}) is in no application of INSTALLED_APPS, so Django "
+                  f"cannot tell which app it belongs to: add its app, {app!r} (or its AppConfig), to INSTALLED_APPS "
+                  f"{f'at {listed}' if listed else 'in the settings'}, or give the model `class Meta: app_label = "
+                  f"...` naming an installed app")
+    return True
+
+
+def installed_apps_line(facts: dict[str, Any], entry: str | None = None) -> str | None:
+    """``file:line`` of the Django settings' ``INSTALLED_APPS`` (with ``entry``: of the item naming that
+    module, or a module or AppConfig in it), when the failing process had configured Django."""
+    settings = (facts.get("django_settings") or {}).get("file")
+    if not settings:
+        return None
+    line = (source.string_line(settings, entry, prefix=True) if entry else None) \
+        or source.definition_line(settings, "INSTALLED_APPS")
+    return f"{settings}:{line}" if line else settings
+
+
+def installed_app_import(facts: dict[str, Any]) -> bool:
+    """The failing import is Django importing an ``INSTALLED_APPS`` entry (``AppConfig.create``)."""
+    return any(f["function"] == "create" and f["file"].replace("\\", "/").endswith("django/apps/config.py")
+               for f in facts.get("frames") or ())
 
 
 def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:

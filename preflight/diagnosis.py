@@ -474,6 +474,11 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     missing = facts.get("name") or target.module
     importer = _innermost_app_frame(facts["frames"], ctx)
     where = f"{importer['file']}:{importer['line']}" if importer else f"the manifest's imports ({target.module})"
+    listed = config_diagnosis.installed_app_import(facts) and config_diagnosis.installed_apps_line(facts, missing)
+    if listed:  # Django importing an INSTALLED_APPS entry: the settings line lists it, not the wsgi.py that set up
+        file, _, line = listed.rpartition(":")
+        check.file, check.line = (file, int(line)) if line.isdigit() else (listed, None)
+        where = f"{listed}, in INSTALLED_APPS"
     check.details.update(missing=missing, imported_from=where)
     states = facts.get("modules", {})
     parent = ".".join(missing.split(".")[:-1])
@@ -530,6 +535,9 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         check.cause = "distribution_missing"
         check.details["install"] = pip
         check.hint = f"no installed distribution provides {top!r} (imported at {where}): pip install {pip}"
+        if listed:
+            check.hint += (", or remove it from INSTALLED_APPS if the image is not meant to have it (a development "
+                           "app such as debug_toolbar or django_extensions left in the production settings)")
         return
     check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
                   f"out by .dockerignore or a COPY step, and the spelling of the import{note}")

@@ -151,6 +151,51 @@ def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_django_apps_left_out_of_or_listed_in_installed_apps_point_at_the_settings(tmp_path: Path, mode: str) -> None:
+    """A models module of no installed app (a worker that sets Django up, then imports it), and an
+    INSTALLED_APPS entry the image lacks: both are the settings' to fix, not wsgi.py's "fix the code there"."""
+    files = {**DJANGO, "polls/models.py": """
+        from django.db import models
+
+        from orders.models import Order
+
+
+        class Question(models.Model):
+            order = models.ForeignKey(Order, on_delete=models.CASCADE)
+        """, "orders/__init__.py": "", "orders/models.py": """
+        from django.db import models
+
+
+        class Order(models.Model):
+            total = models.IntegerField()
+        """, "mysite/worker.py": """
+        import os
+
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+        django.setup()
+        """}
+    root = service_tree(tmp_path, files, ["mysite.wsgi", "mysite.worker"])
+    env = cli_env()
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    for target in ("mysite.wsgi", "mysite.worker"):
+        check = result.check(target)
+        assert (check["file"], check["line"]) == (str(root / "orders/models.py"), 4), check
+        assert check["details"]["app"] == "orders", check
+        assert f"add its app, 'orders' (or its AppConfig), to INSTALLED_APPS at {root / 'mysite/settings.py'}:2" \
+            in check["hint"], check["hint"]
+    settings = root / "mysite/settings.py"
+    settings.write_text(settings.read_text().replace('"polls"]', '"polls",\n    "orders",\n    "rest_framework"]'))
+    check = run_cli(["check", "--mode", mode], root, env=env).check("mysite.wsgi")
+    assert (check["cause"], check["file"], check["line"]) == ("distribution_missing", str(settings), 4), check
+    assert "pip install djangorestframework" in check["hint"] and "in INSTALLED_APPS" in check["hint"], check["hint"]
+    settings.write_text(settings.read_text().replace(',\n    "rest_framework"', ""))
+    assert run_cli(["check", "--mode", mode], root, env=env).returncode == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_a_set_variable_whose_value_the_code_cannot_convert_is_env_invalid(tmp_path: Path, mode: str) -> None:
     root = service_tree(tmp_path, {"app/__init__.py": "", "app/server.py": """
         import os

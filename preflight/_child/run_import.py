@@ -321,7 +321,21 @@ def _facts(exc: BaseException) -> dict:
     validation = _validation_facts(exc)
     if validation:
         facts["validation"] = validation
+    django = _django_settings()
+    if django:
+        facts["django_settings"] = django
     return facts
+
+
+def _django_settings() -> dict | None:
+    """Django's settings module, its name and file, when this process configured Django."""
+    settings = attribute(sys.modules.get("django.conf"), "settings")
+    if settings is None or not attribute(settings, "configured", False):
+        return None
+    name = attribute(settings, "SETTINGS_MODULE")
+    if not isinstance(name, str):
+        return None
+    return {"module": name, "file": attribute(sys.modules.get(name), "__file__")}
 
 
 def _validation_facts(exc: BaseException) -> dict | None:
