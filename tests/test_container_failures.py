@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,37 @@ def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
     assert pq["cause"] == "library_missing", pq
     assert pq["details"]["library"] == "libpreflight-test-pq.so.5"
     assert (pq["file"], pq["line"]) == (str(root / "app/pq.py"), 3)
+
+
+INCLUDE = Path(sysconfig.get_paths()["include"])
+REFUSING_EXTENSION = r"""
+#include <Python.h>
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyErr_SetString(PyExc_ImportError, "this build needs a CPU with AVX2");
+    return NULL;
+}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("cc") or not (INCLUDE / "Python.h").is_file(),
+                    reason="needs a C compiler and Python's headers")
+@pytest.mark.parametrize("mode", MODES)
+def test_an_extension_whose_own_init_raises_is_named(tmp_path, mode):
+    """The extension loads, then its init function raises (a CPU level it needs, numpy's ABI check): the
+    importing line has nothing to fix. Was import_error "fix the code there" at that line."""
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/main.py": "import os\nfrom app import _speedups\n",
+                                   "app/fast.py": "from ._speedups import mean\n"}, ["app.main", "app.fast"])
+    (tmp_path / "speedups.c").write_text(REFUSING_EXTENSION)
+    extension = root / "app" / f"_speedups{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{INCLUDE}", str(tmp_path / "speedups.c"), "-o", str(extension)],
+                   check=True)
+    result = run_cli(["check", "--mode", mode], root)
+    for target, line in (("app.main", 2), ("app.fast", 1)):
+        check = result.check(target)
+        assert check["cause"] == "extension_incompatible", check
+        assert (check["file"], check["line"]) == (str(root / "app" / f"{target[4:]}.py"), line)
+        assert check["details"]["path"] == str(extension) and check["details"]["raised_by"] == "init"
+        assert "raised ImportError from its own initialisation" in check["hint"] and "AVX2" in check["hint"]
 
 
 @pytest.mark.parametrize("mode", MODES)

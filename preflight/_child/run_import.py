@@ -324,7 +324,42 @@ def _facts(exc: BaseException) -> dict:
     django = _django_settings()
     if django:
         facts["django_settings"] = django
+    if not (isinstance(exc, ImportError) and exc.path):
+        extension = _extension_being_imported(exc.__traceback__)
+        if extension:
+            facts["extension_init"] = extension
     return facts
+
+
+def _extension_being_imported(tb) -> str | None:
+    """The compiled extension the innermost frame's import statement was loading when it raised: its
+    init function raised (the import system's own frames are left out of the traceback)."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    try:
+        instructions = list(dis.get_instructions(tb.tb_frame.f_code))
+        at = next(i for i, ins in enumerate(instructions) if ins.offset == tb.tb_lasti)
+        if instructions[at].opname != "IMPORT_NAME" or at < 2:
+            return None
+        level, fromlist = instructions[at - 2].argval, instructions[at - 1].argval
+        name = instructions[at].argval
+        if isinstance(level, int) and level > 0:
+            package = tb.tb_frame.f_globals.get("__package__") or ""
+            name = importlib.util.resolve_name("." * level + name, package)
+        candidates = [name] + [f"{name}.{x}" for x in (fromlist if isinstance(fromlist, tuple) else ())]
+        for candidate in candidates:
+            parent = candidate.rpartition(".")[0]
+            if candidate in sys.modules or parent and parent not in sys.modules:
+                continue
+            spec = importlib.util.find_spec(candidate)
+            origin = spec.origin if spec else None
+            if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+                return origin
+    except Exception:
+        return None
+    return None
 
 
 def _django_settings() -> dict | None:
