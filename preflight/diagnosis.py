@@ -539,8 +539,12 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
             check.hint += (", or remove it from INSTALLED_APPS if the image is not meant to have it (a development "
                            "app such as debug_toolbar or django_extensions left in the production settings)")
         return
-    check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
-                  f"out by .dockerignore or a COPY step, and the spelling of the import{note}")
+    close = [f"{parent}.{c}" for c in search.close_names(missing, _package_dirs(parent, states))] if parent else []
+    if close:
+        check.details["did_you_mean"] = close
+    suggestion = f" Did you mean {', '.join(close)}?" if close else ""
+    check.hint = (f"{missing} is not in the image or tree (imported at {where}).{suggestion} Check that it was not "
+                  f"left out by .dockerignore or a COPY step, and the spelling of the import{note}")
 
 
 def _package_dirs(package: str, states: dict[str, Any]) -> list[str]:

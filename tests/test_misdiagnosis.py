@@ -233,3 +233,16 @@ def test_a_name_that_differs_only_in_case_is_named(tmp_path, mode):
         check = result.check(module)
         assert check["cause"] == "module_not_found" and check["details"]["case_differs"] == str(root / twin)
         assert "only in letter case" in check["hint"] and "git mv" in check["hint"]
+
+
+def test_a_misspelt_submodule_is_named_with_the_modules_that_are_there(tmp_path):
+    """`from app.servics import payments` with app/services/: the package's own modules close to the name."""
+    svc = write(tmp_path, {"app/__init__.py": "", "app/services/__init__.py": "", "app/settings.py": "",
+                           "app/main.py": "import os\nfrom app.servics import payments\n", "preflight.yaml": MANIFEST})
+    check = run_cli(["check"], svc).check("app.main")
+    assert (check["cause"], check["line"]) == ("module_not_found", 2), check
+    assert check["details"]["did_you_mean"] == ["app.services"]
+    assert "Did you mean app.services?" in check["hint"]
+    (svc / "app/main.py").write_text("import app.billing\n")  # nothing close: no guess
+    check = run_cli(["check"], svc).check("app.main")
+    assert check["cause"] == "module_not_found" and "did_you_mean" not in check["details"], check
