@@ -12,6 +12,7 @@ import re
 from typing import Any, Collection
 
 from preflight import report as r
+from preflight import source
 
 
 
@@ -26,7 +27,7 @@ _DEFAULTLESS_READ = re.compile(r"""(?:getenv|environ\.get)\(\s*['"]([A-Za-z_][A-
 
 def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
     """Whichever of this module's diagnoses fits; False when none does."""
-    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts)
+    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts) or _django_model_outside_apps(check, facts)
             or _read_unset_variable(check, facts, env_names) or _bad_value(check, facts, env_names))
 
 
@@ -36,22 +37,22 @@ def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
     if not validation:
         return False
     title, settings = validation.get("title") or "the model", validation.get("settings")
-    problems = []
-    names = []
+    problems, unset, names = [], [], []
     for error in validation.get("errors") or ():
-        field = error["loc"][0] if error.get("loc") else "?"
+        loc = error.get("loc") or ["?"]
         if settings is not None:
-            name = settings["aliases"].get(field) or settings["env_prefix"] + field
-            name = name if settings["case_sensitive"] else name.upper()
+            field, (name, *others) = _variables(settings, loc)
             names.append(name)
-            problems.append(f"{name} (field {field}): {error.get('msg')}")
+            also = f" or {', '.join(others)}" if others else ""
+            unset.append(f"{name}{also} (field {'.'.join([field, *loc[1:]])})")
+            problems.append(f"{unset[-1]}: {error.get('msg')}")
         else:
             problems.append(f"{'.'.join(error.get('loc') or ['?'])}: {error.get('msg')}")
     where = f" at {check.file}:{check.line}" if check.file else ""
     if settings is not None and names and all(e.get("type") == "missing" for e in validation["errors"]):
         check.cause = "env_missing"
         check.details.update(name=names[0], names=names, settings=title)
-        check.hint = (f"{title} (pydantic settings, created{where}) needs {', '.join(names)}, which "
+        check.hint = (f"{title} (pydantic settings, created{where}) needs {'; '.join(unset)}, which "
                       f"{'is' if len(names) == 1 else 'are'} not set: {_set(names)}")
         return True
     check.cause = "import_error"
@@ -63,6 +64,21 @@ def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
     else:
         check.hint = f"{title} failed validation{where} when the module was imported: {'; '.join(problems)}"
     return True
+
+
+def _variables(settings: dict[str, Any], loc: list[str]) -> tuple[str, list[str]]:
+    """The field at ``loc`` and the variables that set its value: the field's (an alias's choices each),
+    and with an ``env_nested_delimiter`` the path down into a nested model (``SVC_DB__HOST``); a list
+    item, and anything else no variable names, stays with the field's variable."""
+    entry = settings["variables"].get(loc[0]) or {"field": loc[0], "variables": [loc[0]]}
+    delimiter = settings.get("nested_delimiter")
+    path = []
+    for part in loc[1:] if delimiter else ():
+        if part.isdigit() or not part.isidentifier():
+            break
+        path.append(part)
+    named = [delimiter.join([v, *path]) if path else v for v in entry["variables"]]
+    return entry["field"], named if settings["case_sensitive"] else [n.upper() for n in named]
 
 
 def _django_unconfigured(check: r.Check, facts: dict[str, Any]) -> bool:
@@ -83,6 +99,45 @@ def _django_unconfigured(check: r.Check, facts: dict[str, Any]) -> bool:
                       "get_wsgi_application() sets Django up, importing every INSTALLED_APPS app and its models")
         return True
     return False
+
+
+def _django_model_outside_apps(check: r.Check, facts: dict[str, Any]) -> bool:
+    """A Django model class defined in a module of no app in ``INSTALLED_APPS`` (Django's ``ModelBase``
+    refuses it with a ``RuntimeError``): the app was left out of the settings."""
+    frames = facts.get("frames") or []
+    if "RuntimeError" not in (facts.get("bases") or ()) or not frames or frames[-1]["function"] != "__new__" \
+            or not frames[-1]["file"].replace("\\", "/").endswith("django/db/models/base.py"):
+        return False
+    defining = next((f for f in reversed(frames) if "/django/" not in f["file"].replace("\\", "/")), None)
+    module = (defining or {}).get("module") or ""
+    parts = module.split(".")
+    app = ".".join(parts[:parts.index("models")] if "models" in parts[1:] else parts[:-1]) or module
+    where = f"{defining['file']}:{defining['line']}" if defining else "a models module"
+    listed = installed_apps_line(facts)
+    check.cause = "import_error"
+    check.details.update(model_module=module, app=app, settings=listed)
+    check.hint = (f"the model class at {where} (module {module}) is in no application of INSTALLED_APPS, so Django "
+                  f"cannot tell which app it belongs to: add its app, {app!r} (or its AppConfig), to INSTALLED_APPS "
+                  f"{f'at {listed}' if listed else 'in the settings'}, or give the model `class Meta: app_label = "
+                  f"...` naming an installed app")
+    return True
+
+
+def installed_apps_line(facts: dict[str, Any], entry: str | None = None) -> str | None:
+    """``file:line`` of the Django settings' ``INSTALLED_APPS`` (with ``entry``: of the item naming that
+    module, or a module or AppConfig in it), when the failing process had configured Django."""
+    settings = (facts.get("django_settings") or {}).get("file")
+    if not settings:
+        return None
+    line = (source.string_line(settings, entry, prefix=True) if entry else None) \
+        or source.definition_line(settings, "INSTALLED_APPS")
+    return f"{settings}:{line}" if line else settings
+
+
+def installed_app_import(facts: dict[str, Any]) -> bool:
+    """The failing import is Django importing an ``INSTALLED_APPS`` entry (``AppConfig.create``)."""
+    return any(f["function"] == "create" and f["file"].replace("\\", "/").endswith("django/apps/config.py")
+               for f in facts.get("frames") or ())
 
 
 def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import config_diagnosis, file_diagnosis, native, newer_python, path_advice, relative_import, search, source
+from preflight import (config_diagnosis, file_diagnosis, native, network_diagnosis, newer_python, path_advice,
+                       relative_import, search, source)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -180,10 +181,11 @@ def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
     The root's frames start where it was caught; the wrapper's frames above that are prepended,
     so the root's stack runs from the import down (and may hold the only app frame)."""
     root = outer
-    for inner in outer.get("chain", []):
+    chain = outer.get("chain", [])
+    for i, inner in enumerate(chain):
         if not _wraps(root, inner) or not _app_wraps(root, inner, ctx):
             break
-        root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"]}
+        root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"], "chain": chain[i + 1:]}
     return root
 
 
@@ -262,6 +264,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.details["exit_code"] = facts.get("code")
         check.hint = (f"importing {target.module} called sys.exit({facts.get('code')!r}); "
                       "move that call under `if __name__ == \"__main__\":` or into a function")
+    elif network_diagnosis.diagnose(check, facts):
+        pass
     elif config_diagnosis.diagnose(check, facts, ctx.env_names):
         pass
     elif frame and _stdlib_name(ctx.module_name(frame["file"])):
@@ -470,6 +474,11 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     missing = facts.get("name") or target.module
     importer = _innermost_app_frame(facts["frames"], ctx)
     where = f"{importer['file']}:{importer['line']}" if importer else f"the manifest's imports ({target.module})"
+    listed = config_diagnosis.installed_app_import(facts) and config_diagnosis.installed_apps_line(facts, missing)
+    if listed:  # Django importing an INSTALLED_APPS entry: the settings line lists it, not the wsgi.py that set up
+        file, _, line = listed.rpartition(":")
+        check.file, check.line = (file, int(line)) if line.isdigit() else (listed, None)
+        where = f"{listed}, in INSTALLED_APPS"
     check.details.update(missing=missing, imported_from=where)
     states = facts.get("modules", {})
     parent = ".".join(missing.split(".")[:-1])
@@ -526,9 +535,16 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         check.cause = "distribution_missing"
         check.details["install"] = pip
         check.hint = f"no installed distribution provides {top!r} (imported at {where}): pip install {pip}"
+        if listed:
+            check.hint += (", or remove it from INSTALLED_APPS if the image is not meant to have it (a development "
+                           "app such as debug_toolbar or django_extensions left in the production settings)")
         return
-    check.hint = (f"{missing} is not in the image or tree (imported at {where}). Check that it was not left "
-                  f"out by .dockerignore or a COPY step, and the spelling of the import{note}")
+    close = [f"{parent}.{c}" for c in search.close_names(missing, _package_dirs(parent, states))] if parent else []
+    if close:
+        check.details["did_you_mean"] = close
+    suggestion = f" Did you mean {', '.join(close)}?" if close else ""
+    check.hint = (f"{missing} is not in the image or tree (imported at {where}).{suggestion} Check that it was not "
+                  f"left out by .dockerignore or a COPY step, and the spelling of the import{note}")
 
 
 def _package_dirs(package: str, states: dict[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """Compiled code that does not load: an extension built for another Python, platform or machine, a
-file that is no shared library at all (a Git LFS pointer, a truncated copy), or a system library it
-(or ``ctypes.CDLL``) needs that is not in the image.
+file that is no shared library at all (a Git LFS pointer, a truncated copy), one whose own init
+function raises, or a system library it (or ``ctypes.CDLL``) needs that is not in the image.
 
 What a file is built for is read from its first bytes (ELF, Mach-O and PE headers). Which library
 the dynamic loader could not find is known only from the loader's own error string (``dlerror()``:
@@ -31,6 +31,10 @@ def diagnose(check: r.Check, facts: dict[str, Any]) -> bool:
     path = facts.get("path")
     if facts.get("extension_suffixes") and isinstance(path, str) and os.path.isfile(path):
         _unloadable(check, path, facts)
+        return True
+    initialising = facts.get("extension_init")
+    if initialising and "ModuleNotFoundError" not in facts.get("bases", ()):  # a missing module is named as such
+        _init_failed(check, initialising, facts)
         return True
     frames = facts.get("frames") or []
     if "OSError" in facts.get("bases", ()) and frames and _ctypes_load(frames[-1]):
@@ -98,6 +102,19 @@ def _unloadable(check: r.Check, path: str, facts: dict[str, Any]) -> None:
         check.hint = (f"{path} is {what}, but the dynamic loader refused it: {facts.get('message')}. It was built "
                       f"against another version of Python or of a library it links to: reinstall its distribution "
                       f"in the image, built for this Python and base image")
+
+
+def _init_failed(check: r.Check, path: str, facts: dict[str, Any]) -> None:
+    """The extension loaded, and its own init function raised: nothing at the importing line to fix."""
+    check.cause = "extension_incompatible"
+    check.details.update(path=path, built_for=describe(path), raised_by="init")
+    where = f" (imported at {check.file}:{check.line})" if check.file else ""
+    check.hint = (f"{path}, a compiled extension, raised {facts['type']} from its own initialisation{where}: "
+                  f"{facts.get('message')!r}. It refuses this interpreter, machine or environment, or was built "
+                  f"against another version of a library it uses (an extension compiled against NumPy 1.x under "
+                  f"NumPy 2 is the usual one): install its distribution in the image at a version built for this "
+                  f"Python, machine and the installed versions of what it uses (pin them together), rather than "
+                  f"copying a build from elsewhere")
 
 
 def _library_missing(check: r.Check, library: str, extension: str | None) -> None:

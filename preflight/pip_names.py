@@ -23,6 +23,15 @@ PIP_NAMES = {
     "Levenshtein": "python-Levenshtein", "memcache": "python-memcached", "nacl": "PyNaCl",
     "mpl_toolkits": "matplotlib", "win32api": "pywin32", "ruamel": "ruamel.yaml",
     "googleapiclient": "google-api-python-client",
+    # Django apps, as INSTALLED_APPS names them
+    "rest_framework": "djangorestframework", "rest_framework_simplejwt": "djangorestframework-simplejwt",
+    "corsheaders": "django-cors-headers", "debug_toolbar": "django-debug-toolbar", "django_filters": "django-filter",
+    "storages": "django-storages", "crispy_forms": "django-crispy-forms", "allauth": "django-allauth",
+    "oauth2_provider": "django-oauth-toolkit", "taggit": "django-taggit", "mptt": "django-mptt",
+    "import_export": "django-import-export", "guardian": "django-guardian", "environ": "django-environ",
+    "phonenumber_field": "django-phonenumber-field", "simple_history": "django-simple-history",
+    "health_check": "django-health-check", "knox": "django-rest-knox", "axes": "django-axes",
+    "polymorphic": "django-polymorphic", "reversion": "django-reversion", "constance": "django-constance",
     # the google namespace: not google-cloud-* and not the unrelated ``google`` project
     "google.protobuf": "protobuf", "google.auth": "google-auth", "google.oauth2": "google-auth",
     "google.api_core": "google-api-core", "google.api": "googleapis-common-protos",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections import deque
@@ -153,3 +154,21 @@ def case_twin(name: str, directories: list[str]) -> str | None:
                     entry.endswith(".py") or os.path.isdir(os.path.join(directory, entry))):
                 return os.path.join(directory, entry)
     return None
+
+
+def close_names(name: str, directories: list[str]) -> list[str]:
+    """Modules and packages in ``directories`` named close to the last part of ``name`` (a typo:
+    ``servics`` for ``services``), closest first."""
+    last = name.rpartition(".")[2]
+    stems = set()
+    for directory in directories:
+        try:
+            entries = os.listdir(directory or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".py"):
+                stems.add(entry[:-3])
+            elif entry.isidentifier() and os.path.isdir(os.path.join(directory, entry)) and entry != "__pycache__":
+                stems.add(entry)
+    return difflib.get_close_matches(last, sorted(stems - {last, "__init__"}), n=3, cutoff=0.75)

@@ -44,6 +44,16 @@ def relative_import(path: str, line: int) -> tuple[int, str]:
     return 0, ""
 
 
+def string_line(path: str, wanted: str, prefix: bool = False) -> int | None:
+    """The first line of ``path`` holding the string literal ``wanted`` (with ``prefix``: or one starting
+    with ``wanted.``, as ``"payments.apps.PaymentsConfig"`` does for ``payments``)."""
+    tree = _parse(path)
+    lines = [node.lineno for node in (ast.walk(tree) if tree else ())
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and (node.value == wanted or prefix and node.value.startswith(wanted + "."))]
+    return min(lines, default=None)
+
+
 def project_file(name: str, directories: list[str]) -> str | None:
     """The ``pyproject.toml`` in one of ``directories`` whose ``[project] name`` is ``name`` (PEP 503
     normalized), if any: the service's own project."""

@@ -49,6 +49,47 @@ def test_a_settings_variable_with_a_bad_value_is_named_and_its_value_never_shown
     assert SECRET not in result.stderr and SECRET not in str(result.report)
 
 
+ALIASED_SETTINGS = """
+    from pydantic import AliasChoices, BaseModel, Field
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+    class Database(BaseModel):
+        host: str
+        port: int = 5432
+
+
+    class Settings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="SVC_", env_nested_delimiter="__")
+        database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "DB_URL"))
+        api_key: str = Field(alias="API_TOKEN")
+        replica: Database
+
+
+    settings = Settings()
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_settings_variables_are_named_as_pydantic_settings_reads_them(tmp_path: Path, mode: str) -> None:
+    """An alias takes no env_prefix (each AliasChoices choice is a variable), and a nested model's field
+    under env_nested_delimiter is its own variable: the names the hint gives are the ones to set."""
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/config.py": ALIASED_SETTINGS}, ["app.config"])
+    check = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_REPLICA__PORT="5433")).check("app.config")
+    assert (check["cause"], check["line"]) == ("env_missing", 17), check
+    assert check["details"]["names"] == ["DATABASE_URL", "API_TOKEN", "SVC_REPLICA__HOST"]
+    assert "DATABASE_URL or DB_URL (field database_url)" in check["hint"], check["hint"]
+    assert "SVC_DATABASE_URL" not in check["hint"] and "SVC_API_TOKEN" not in check["hint"]
+    env = cli_env(DB_URL="sqlite://", API_TOKEN="t" * 12, SVC_REPLICA__HOST="db", SVC_REPLICA__PORT=SECRET)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    check = result.check("app.config")
+    assert check["cause"] == "import_error"
+    assert "SVC_REPLICA__PORT (field replica.port): Input should be a valid integer" in check["hint"], check["hint"]
+    assert SECRET not in result.stderr and SECRET not in str(result.report)
+    fixed = run_cli(["check", "--mode", mode], root, env={**env, "SVC_REPLICA__PORT": "5433"})
+    assert fixed.returncode == 0, fixed.stderr
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_variable_read_without_a_default_and_used_as_a_value_is_env_missing(tmp_path: Path, mode: str) -> None:
     files = {"app/__init__.py": "",
@@ -107,6 +148,51 @@ def test_django_modules_say_what_django_needs_first(tmp_path: Path, mode: str) -
     models = configured.check("polls.models")
     assert models["cause"] == "import_error"
     assert "wsgi" in models["hint"] and "django.setup()" in models["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_django_apps_left_out_of_or_listed_in_installed_apps_point_at_the_settings(tmp_path: Path, mode: str) -> None:
+    """A models module of no installed app (a worker that sets Django up, then imports it), and an
+    INSTALLED_APPS entry the image lacks: both are the settings' to fix, not wsgi.py's "fix the code there"."""
+    files = {**DJANGO, "polls/models.py": """
+        from django.db import models
+
+        from orders.models import Order
+
+
+        class Question(models.Model):
+            order = models.ForeignKey(Order, on_delete=models.CASCADE)
+        """, "orders/__init__.py": "", "orders/models.py": """
+        from django.db import models
+
+
+        class Order(models.Model):
+            total = models.IntegerField()
+        """, "mysite/worker.py": """
+        import os
+
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+        django.setup()
+        """}
+    root = service_tree(tmp_path, files, ["mysite.wsgi", "mysite.worker"])
+    env = cli_env()
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    for target in ("mysite.wsgi", "mysite.worker"):
+        check = result.check(target)
+        assert (check["file"], check["line"]) == (str(root / "orders/models.py"), 4), check
+        assert check["details"]["app"] == "orders", check
+        assert f"add its app, 'orders' (or its AppConfig), to INSTALLED_APPS at {root / 'mysite/settings.py'}:2" \
+            in check["hint"], check["hint"]
+    settings = root / "mysite/settings.py"
+    settings.write_text(settings.read_text().replace('"polls"]', '"polls",\n    "orders",\n    "rest_framework"]'))
+    check = run_cli(["check", "--mode", mode], root, env=env).check("mysite.wsgi")
+    assert (check["cause"], check["file"], check["line"]) == ("distribution_missing", str(settings), 4), check
+    assert "pip install djangorestframework" in check["hint"] and "in INSTALLED_APPS" in check["hint"], check["hint"]
+    settings.write_text(settings.read_text().replace(',\n    "rest_framework"', ""))
+    assert run_cli(["check", "--mode", mode], root, env=env).returncode == 0
 
 
 @pytest.mark.parametrize("mode", MODES)

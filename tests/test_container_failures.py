@@ -11,11 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, service_tree
+from conftest import free_port, run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 # As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
@@ -243,6 +244,37 @@ def test_a_system_library_missing_from_the_image_is_named(tmp_path, mode):
     assert (pq["file"], pq["line"]) == (str(root / "app/pq.py"), 3)
 
 
+INCLUDE = Path(sysconfig.get_paths()["include"])
+REFUSING_EXTENSION = r"""
+#include <Python.h>
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyErr_SetString(PyExc_ImportError, "this build needs a CPU with AVX2");
+    return NULL;
+}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("cc") or not (INCLUDE / "Python.h").is_file(),
+                    reason="needs a C compiler and Python's headers")
+@pytest.mark.parametrize("mode", MODES)
+def test_an_extension_whose_own_init_raises_is_named(tmp_path, mode):
+    """The extension loads, then its init function raises (a CPU level it needs, numpy's ABI check): the
+    importing line has nothing to fix. Was import_error "fix the code there" at that line."""
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/main.py": "import os\nfrom app import _speedups\n",
+                                   "app/fast.py": "from ._speedups import mean\n"}, ["app.main", "app.fast"])
+    (tmp_path / "speedups.c").write_text(REFUSING_EXTENSION)
+    extension = root / "app" / f"_speedups{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{INCLUDE}", str(tmp_path / "speedups.c"), "-o", str(extension)],
+                   check=True)
+    result = run_cli(["check", "--mode", mode], root)
+    for target, line in (("app.main", 2), ("app.fast", 1)):
+        check = result.check(target)
+        assert check["cause"] == "extension_incompatible", check
+        assert (check["file"], check["line"]) == (str(root / "app" / f"{target[4:]}.py"), line)
+        assert check["details"]["path"] == str(extension) and check["details"]["raised_by"] == "init"
+        assert "raised ImportError from its own initialisation" in check["hint"] and "AVX2" in check["hint"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path, mode):
     """WORKDIR /srv/app with `uvicorn main:app`, where main.py does `from .core import X`: Python says
@@ -268,3 +300,48 @@ def test_a_relative_import_in_a_module_imported_from_inside_its_package(tmp_path
     assert above["cause"] == "relative_import", above
     assert (above["file"], above["line"]) == (str(svc / "app/api/deep.py"), 5)
     assert "above its top-level package 'app'" in above["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_connection_that_fails_at_import_names_the_address_and_why(tmp_path, mode):
+    """A config fetch or a client's ping at import, to a service the container cannot reach: refused on
+    localhost (the container itself), a name that does not resolve (.invalid never does), through httpx's
+    wrappers and through the application's own. Was import_error "fix the code there"."""
+    port = free_port()  # bound and released: nothing listens there
+    root = service_tree(tmp_path, {
+        "app/__init__.py": "",
+        "app/remote.py": f"import httpx\n\nCONFIG = httpx.get('http://localhost:{port}/config').json()\n",
+        "app/db.py": "import socket\n\nconn = socket.create_connection(('db.preflight-test.invalid', 5432), timeout=5)\n",
+        "app/cache.py": f"""
+            import socket
+
+
+            class CacheUnavailable(Exception):
+                pass
+
+
+            def ping(host, port):
+                try:
+                    socket.create_connection((host, port), timeout=5).close()
+                except OSError as exc:
+                    raise CacheUnavailable(f"cache at {{host}}:{{port}} is down") from exc
+
+
+            ping("127.0.0.1", {port})
+            """,
+    }, ["app.remote", "app.db", "app.cache"])
+    result = run_cli(["check", "--mode", mode], root)
+    remote = result.check("app.remote")
+    assert remote["cause"] == "connection_failed", remote
+    assert (remote["file"], remote["line"]) == (str(root / "app/remote.py"), 3)
+    assert remote["details"]["reason"] == "refused"
+    assert (remote["details"]["host"], remote["details"]["port"]) == ("localhost", port)
+    assert "localhost is the container itself" in remote["hint"] and "at import" in remote["hint"]
+    db = result.check("app.db")
+    assert db["cause"] == "connection_failed", db
+    assert (db["details"]["reason"], db["details"]["host"]) == ("name_unknown", "db.preflight-test.invalid")
+    assert "does not resolve" in db["hint"] and "container itself" not in db["hint"]
+    cache = result.check("app.cache")
+    assert cache["cause"] == "connection_failed", cache
+    assert (cache["file"], cache["line"]) == (str(root / "app/cache.py"), 10)
+    assert cache["details"]["wrapped_by"]["error_type"] == "CacheUnavailable"

@@ -143,6 +143,8 @@ def test_regular_package_beats_a_directory_without_init(tmp_path):
     ("from google.cloud.pubsub_v1 import PublisherClient", "google-cloud-pubsub"),
     ("from azure.storage.blob import BlobClient", "azure-storage-blob"),
     ("import azure.identity", "azure-identity"),
+    ("from rest_framework import serializers", "djangorestframework"),  # Django apps' import names
+    ("import corsheaders", "django-cors-headers"),
 ])
 def test_namespace_distributions_are_named_from_the_full_import(tmp_path, statement, install):
     write(tmp_path, {"app/__init__.py": "", "app/main.py": f"import os\n{statement}\n", "preflight.yaml": MANIFEST})
@@ -231,3 +233,16 @@ def test_a_name_that_differs_only_in_case_is_named(tmp_path, mode):
         check = result.check(module)
         assert check["cause"] == "module_not_found" and check["details"]["case_differs"] == str(root / twin)
         assert "only in letter case" in check["hint"] and "git mv" in check["hint"]
+
+
+def test_a_misspelt_submodule_is_named_with_the_modules_that_are_there(tmp_path):
+    """`from app.servics import payments` with app/services/: the package's own modules close to the name."""
+    svc = write(tmp_path, {"app/__init__.py": "", "app/services/__init__.py": "", "app/settings.py": "",
+                           "app/main.py": "import os\nfrom app.servics import payments\n", "preflight.yaml": MANIFEST})
+    check = run_cli(["check"], svc).check("app.main")
+    assert (check["cause"], check["line"]) == ("module_not_found", 2), check
+    assert check["details"]["did_you_mean"] == ["app.services"]
+    assert "Did you mean app.services?" in check["hint"]
+    (svc / "app/main.py").write_text("import app.billing\n")  # nothing close: no guess
+    check = run_cli(["check"], svc).check("app.main")
+    assert check["cause"] == "module_not_found" and "did_you_mean" not in check["details"], check

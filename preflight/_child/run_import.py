@@ -247,7 +247,8 @@ def _public_names(obj: object) -> list[str]:
 
 
 def describe_exception(exc: BaseException) -> dict:
-    """The exception and its ``__cause__``/``__context__`` chain, outermost first, as plain facts."""
+    """The exception and its ``__cause__``/``__context__`` chain (or the exception it was made from, its
+    ``args[0]``), outermost first, as plain facts."""
     chain: list[dict] = []
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -258,6 +259,8 @@ def describe_exception(exc: BaseException) -> dict:
         nxt, via = current.__cause__, "cause"
         if nxt is None and not current.__suppress_context__:
             nxt, via = current.__context__, "context"
+        if nxt is None and current.args and isinstance(current.args[0], BaseException):
+            nxt, via = current.args[0], "args"  # httpcore's ConnectError(OSError), its context suppressed
         current = nxt
     outer = chain[0]
     outer["chain"] = chain[1:]
@@ -304,6 +307,9 @@ def _facts(exc: BaseException) -> dict:
                 facts["modules"] = {facts["obj_module"]: _module_state(facts["obj_module"])}
     if isinstance(exc, OSError):
         facts.update(errno=exc.errno, strerror=exc.strerror, filename=exc.filename)
+        address = _address(exc.__traceback__)
+        if address:
+            facts["address"] = address
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
     if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
@@ -315,7 +321,56 @@ def _facts(exc: BaseException) -> dict:
     validation = _validation_facts(exc)
     if validation:
         facts["validation"] = validation
+    django = _django_settings()
+    if django:
+        facts["django_settings"] = django
+    if not (isinstance(exc, ImportError) and exc.path):
+        extension = _extension_being_imported(exc.__traceback__)
+        if extension:
+            facts["extension_init"] = extension
     return facts
+
+
+def _extension_being_imported(tb) -> str | None:
+    """The compiled extension the innermost frame's import statement was loading when it raised: its
+    init function raised (the import system's own frames are left out of the traceback)."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    try:
+        instructions = list(dis.get_instructions(tb.tb_frame.f_code))
+        at = next(i for i, ins in enumerate(instructions) if ins.offset == tb.tb_lasti)
+        if instructions[at].opname != "IMPORT_NAME" or at < 2:
+            return None
+        level, fromlist = instructions[at - 2].argval, instructions[at - 1].argval
+        name = instructions[at].argval
+        if isinstance(level, int) and level > 0:
+            package = tb.tb_frame.f_globals.get("__package__") or ""
+            name = importlib.util.resolve_name("." * level + name, package)
+        candidates = [name] + [f"{name}.{x}" for x in (fromlist if isinstance(fromlist, tuple) else ())]
+        for candidate in candidates:
+            parent = candidate.rpartition(".")[0]
+            if candidate in sys.modules or parent and parent not in sys.modules:
+                continue
+            spec = importlib.util.find_spec(candidate)
+            origin = spec.origin if spec else None
+            if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+                return origin
+    except Exception:
+        return None
+    return None
+
+
+def _django_settings() -> dict | None:
+    """Django's settings module, its name and file, when this process configured Django."""
+    settings = attribute(sys.modules.get("django.conf"), "settings")
+    if settings is None or not attribute(settings, "configured", False):
+        return None
+    name = attribute(settings, "SETTINGS_MODULE")
+    if not isinstance(name, str):
+        return None
+    return {"module": name, "file": attribute(sys.modules.get(name), "__file__")}
 
 
 def _validation_facts(exc: BaseException) -> dict | None:
@@ -334,14 +389,42 @@ def _validation_facts(exc: BaseException) -> dict | None:
     settings = _settings_instance(exc.__traceback__, facts["title"])
     if settings is not None:
         config = type(settings).model_config
-        aliases = {}
-        for name, field in (getattr(type(settings), "model_fields", None) or {}).items():
-            alias = getattr(field, "validation_alias", None) or getattr(field, "alias", None)
-            if isinstance(alias, str):
-                aliases[name] = alias
-        facts["settings"] = {"env_prefix": config.get("env_prefix") or "",
-                             "case_sensitive": bool(config.get("case_sensitive")), "aliases": aliases}
+        facts["settings"] = {"case_sensitive": bool(config.get("case_sensitive")),
+                             "nested_delimiter": config.get("env_nested_delimiter") or None,
+                             "variables": _settings_variables(type(settings), config)}
     return facts
+
+
+def _settings_variables(cls: type, config: dict) -> dict[str, dict]:
+    """Per key an error's ``loc`` may start with (a field's name, or an alias of it), the field and the
+    variables that set it, as pydantic-settings' own environment source names them (an alias takes
+    no ``env_prefix``; each of an ``AliasChoices``' choices is one)."""
+    fields = getattr(cls, "model_fields", None) or {}
+    keys: dict[str, dict] = {}
+    try:
+        from pydantic_settings import EnvSettingsSource
+        source = EnvSettingsSource(cls)
+        found = {name: source._extract_field_info(field, name) for name, field in fields.items()}
+    except Exception:  # another pydantic-settings: its documented rules
+        found = {name: _documented_variables(name, field, config.get("env_prefix") or "")
+                 for name, field in fields.items()}
+    for name, info in found.items():
+        entry = {"field": name, "variables": list(dict.fromkeys(variable for _, variable, _ in info))}
+        for key, _, _ in info:
+            keys.setdefault(key, entry)
+    return keys
+
+
+def _documented_variables(name: str, field: object, prefix: str) -> list[tuple[str, str, bool]]:
+    alias = getattr(field, "validation_alias", None)
+    choices = alias.convert_to_aliases() if hasattr(alias, "convert_to_aliases") else alias
+    if isinstance(choices, str):
+        return [(choices, choices, False)]
+    if choices and isinstance(choices[0], list):  # AliasChoices
+        return [(c[0], c[0], False) for c in choices if c and isinstance(c[0], str)]
+    if choices and isinstance(choices[0], str):  # AliasPath
+        return [(choices[0], choices[0], False)]
+    return [(name, prefix + name, False)]
 
 
 def _settings_instance(tb, title: str | None) -> object | None:
@@ -353,6 +436,19 @@ def _settings_instance(tb, title: str | None) -> object | None:
                 return value
         tb = tb.tb_next
     return None
+
+
+def _address(tb) -> list | None:
+    """The ``[host, port]`` a failing connection was for: the innermost frame that holds both
+    (``socket.create_connection``, ``socket.getaddrinfo``, urllib3's and redis' connects do)."""
+    found = None
+    while tb is not None:
+        names = tb.tb_frame.f_locals
+        host, port = names.get("host"), names.get("port")
+        if isinstance(host, str) and isinstance(port, (int, str)) and not isinstance(port, bool):
+            found = [host, port]
+        tb = tb.tb_next
+    return found
 
 
 def _safe_str(exc: BaseException) -> str:
