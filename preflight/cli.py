@@ -29,10 +29,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, usage=self.format_usage().strip())
 
 
+class _SubcommandParser(_Parser):
+    """A subcommand's parser: words it does not know are its error, reported with its own usage
+    (argparse would hand them up to the top-level parser, whose usage says nothing about them)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)}",
+                             tip=f"`{self.prog} --help` lists its options", usage=self.format_usage().strip())
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="preflight", description="A startup gate for Python services.")
     parser.add_argument("--version", action="version", version=f"preflight {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubcommandParser)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--report", metavar="PATH", help="write the report-v1 JSON document here")
