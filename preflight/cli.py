@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", default=DEFAULT_MANIFEST, help=f"default: ./{DEFAULT_MANIFEST}")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.add_argument("--python", metavar="PATH", help="import with this interpreter (default: this one)")
+    init.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
 
     image = sub.add_parser("image", help="run the manifest inside a container from IMAGE (Docker) and report")
     image.add_argument("image", help="image name, tag or ID on the engine ($DOCKER_HOST or the local socket)")
@@ -455,8 +456,8 @@ def _init(args: argparse.Namespace) -> int:
     python = interpreter.validate(args.python) if args.python else sys.executable
     result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
     for line in result.notes:
-        _say(args, "INFO" if result.ok else "ERROR", line, f"preflight: {line}", event_type="init")
-    return EXIT_OK if result.ok else EXIT_FAILED
+        _say(args, "INFO", line, f"preflight: {line}", event_type="init", path=result.path)
+    return EXIT_OK
 
 
 def _image(args: argparse.Namespace) -> int:

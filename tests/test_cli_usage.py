@@ -40,3 +40,36 @@ def test_an_unknown_option_on_request_is_the_console_lines(tree: Path) -> None:
     assert lines[0] == "usage: preflight check [options] [MANIFEST] [-- CMD ARG...]", done.stderr
     assert "preflight: error: unrecognized arguments: --bogus" in lines
     assert "preflight: tip: `preflight check --help` lists its options" in lines
+
+
+def test_init_logs_like_every_other_command(tree: Path) -> None:
+    """JSON events off a terminal, console lines with --format console; a failure is one ERROR event
+    with its exit code and the fix as its hint (the `preflight: error:` / `tip:` lines on a terminal)."""
+    (tree / "app" / "main.py").write_text("VALUE = 1\n")
+    done = run_cli(["init", "app.main:VALUE", "--out", "drafted.yaml"], tree)
+    assert done.returncode == 0, done.stderr
+    [event] = done.events()
+    assert event["severity"] == "INFO" and event["message"].startswith("wrote drafted.yaml: "), event
+
+    done = run_cli(["init", "app.main:VALUE", "--out", "again.yaml", "--format", "console"], tree)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("preflight: wrote again.yaml: "), done.stderr
+
+    (tree / "app" / "broken.py").write_text("import app.nowhere\n")
+    done = run_cli(["init", "app.broken", "--out", "broken.yaml"], tree)
+    assert done.returncode == 1 and not (tree / "broken.yaml").exists()
+    event = error_event(done.stderr)
+    assert event["message"].startswith("importing app.broken failed, nothing written: module_not_found"), event
+    assert event["exit_code"] == 1 and "app.nowhere" in event["hint"], event
+    assert len(done.events()) == 1, done.stderr
+
+    done = run_cli(["init", "app.broken", "--out", "broken.yaml", "--format", "console"], tree)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("preflight: error: importing app.broken failed, nothing written: "), done.stderr
+    assert lines[1].startswith("preflight: tip: app.nowhere "), done.stderr
+
+    done = run_cli(["init", "app.main", "--out", "drafted.yaml", "--format", "console"], tree)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "preflight: error: drafted.yaml already exists",
+        "preflight: tip: pass --force to overwrite it, or --out another path"], done.stderr
