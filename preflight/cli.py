@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check the manifest itself and cache it, so that starts "
                                                "import neither pydantic nor YAML (a build step)")
     validate.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
+    validate.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
 
     scan = sub.add_parser("scan", help="static checks only: undefined names, unresolved imports, cycles, twins")
     scan.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")

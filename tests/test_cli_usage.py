@@ -73,3 +73,12 @@ def test_init_logs_like_every_other_command(tree: Path) -> None:
     assert done.returncode == 2 and done.stderr.splitlines() == [
         "preflight: error: drafted.yaml already exists",
         "preflight: tip: pass --force to overwrite it, or --out another path"], done.stderr
+
+
+def test_validate_takes_the_log_format_too(tree: Path) -> None:
+    (tree / "bad.yaml").write_text("version: 1\nimports: [app.main]\ntmeout: 5\n")
+    done = run_cli(["validate", "bad.yaml", "--format", "console"], tree)
+    assert done.returncode == 2
+    assert done.stderr.startswith("preflight: error: invalid manifest bad.yaml:\n  - line 3: "), done.stderr
+    done = run_cli(["validate", "bad.yaml", "--format", "json"], tree)
+    assert done.returncode == 2 and error_event(done.stderr)["problems"][0].startswith("line 3: "), done.stderr
