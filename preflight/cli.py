@@ -303,12 +303,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
     """The interpreter ``command`` will run (``ExecFailed``, 127/126, when it cannot run), and on ``args``
-    what the checks must share with it: its options, the start of its sys.path, its working directory."""
+    what the checks must share with it: its options, the start of its sys.path, its working directory
+    and its environment (an ``env`` in its shebang or in front of it may change it)."""
     from preflight import interpreter
 
     start = interpreter.follow(command, os.environ)
     args.sys_path_head, args.python_options, args.workdir = start.sys_path_head, start.options, start.workdir
+    args.environ = start.environ
     return start.python
+
+
+def _server_environ(args: argparse.Namespace):
+    """The environment the server will see, and so the checks: preflight's own unless ``env`` changes it."""
+    environ = getattr(args, "environ", None)
+    return os.environ if environ is None else environ
 
 
 def _misplaced_separator(words: list[str]) -> Exception:
@@ -352,7 +360,8 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
     if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None and os.path.isdir(workdir):
         from preflight.zygote_launch import boot
 
-        zygote = boot(python, workdir, dict(os.environ), args.python_options)  # boots while this one loads the rest
+        # boots while this one loads the rest
+        zygote = boot(python, workdir, dict(_server_environ(args)), args.python_options)
     try:
         return _gate_with(manifest_path, python, args, starting, started, zygote, workdir)
     except BaseException:
@@ -366,6 +375,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import manifest_cache
 
     manifest = manifest_cache.load(manifest_path)
+    environ = _server_environ(args)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
     distrust = None
     if trust is not None or stamp_path is not None:
@@ -373,9 +383,9 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
         if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
-            found, distrust = stamp.verify(path, manifest_path, python, workdir, os.environ, args.python_options)
+            found, distrust = stamp.verify(path, manifest_path, python, workdir, environ, args.python_options)
             if found is not None:
-                report = stamp.trusted_report(manifest, found, path, python, os.environ, started, args.python_options)
+                report = stamp.trusted_report(manifest, found, path, python, environ, started, args.python_options)
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
@@ -384,7 +394,8 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import gate  # not before: a trusted stamp needs none of it
 
     with _signals_interrupt():  # main() holds these already, except for `serve`
-        report = gate.check(manifest, interpreter=python, workdir=workdir, mode=args.mode, stamp_path=stamp_path,
+        report = gate.check(manifest, interpreter=python, workdir=workdir, environ=environ, mode=args.mode,
+                            stamp_path=stamp_path,
                             zygote=zygote, sys_path_head=getattr(args, "sys_path_head", None),
                             python_options=args.python_options)
     if distrust:
