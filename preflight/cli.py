@@ -36,9 +36,16 @@ class _SubcommandParser(_Parser):
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
-            raise UsageError(f"unrecognized arguments: {' '.join(extras)}",
-                             tip=f"`{self.prog} --help` lists its options", usage=self.format_usage().strip())
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)}", tip=self._meant(extras[0]),
+                             usage=self.format_usage().strip())
         return parsed, extras
+
+    def _meant(self, word: str) -> str:
+        from preflight.suggest import closest
+
+        known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        meant = closest(word.partition("=")[0].lstrip("-"), [o[2:] for o in known]) if word.startswith("--") else None
+        return (f"did you mean --{meant}? " if meant else "") + f"`{self.prog} --help` lists its options"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,3 +82,10 @@ def test_validate_takes_the_log_format_too(tree: Path) -> None:
     assert done.stderr.startswith("preflight: error: invalid manifest bad.yaml:\n  - line 3: "), done.stderr
     done = run_cli(["validate", "bad.yaml", "--format", "json"], tree)
     assert done.returncode == 2 and error_event(done.stderr)["problems"][0].startswith("line 3: "), done.stderr
+
+
+def test_a_misspelt_option_is_named_with_the_one_meant(tree: Path) -> None:
+    done = run_cli(["check", "--fromat", "json"], tree, report=False)
+    assert done.returncode == 2
+    assert error_event(done.stderr)["hint"] == "did you mean --format? `preflight check --help` lists its options"
+    assert not (tree / "imported").exists()
