@@ -29,10 +29,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, usage=self.format_usage().strip())
 
 
+class _SubcommandParser(_Parser):
+    """A subcommand's parser: words it does not know are its error, reported with its own usage
+    (argparse would hand them up to the top-level parser, whose usage says nothing about them)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)}", tip=self._meant(extras[0]),
+                             usage=self.format_usage().strip())
+        return parsed, extras
+
+    def _meant(self, word: str) -> str:
+        from preflight.suggest import closest
+
+        known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        meant = closest(word.partition("=")[0].lstrip("-"), [o[2:] for o in known]) if word.startswith("--") else None
+        return (f"did you mean --{meant}? " if meant else "") + f"`{self.prog} --help` lists its options"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="preflight", description="A startup gate for Python services.")
     parser.add_argument("--version", action="version", version=f"preflight {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubcommandParser)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--report", metavar="PATH", help="write the report-v1 JSON document here")
@@ -68,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check the manifest itself and cache it, so that starts "
                                                "import neither pydantic nor YAML (a build step)")
     validate.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
+    validate.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
 
     scan = sub.add_parser("scan", help="static checks only: undefined names, unresolved imports, cycles, twins")
     scan.add_argument("manifest", nargs="?", help="default: $PREFLIGHT_MANIFEST, then ./preflight.yaml")
@@ -83,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", default=DEFAULT_MANIFEST, help=f"default: ./{DEFAULT_MANIFEST}")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.add_argument("--python", metavar="PATH", help="import with this interpreter (default: this one)")
+    init.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
 
     image = sub.add_parser("image", help="run the manifest inside a container from IMAGE (Docker) and report")
     image.add_argument("image", help="image name, tag or ID on the engine ($DOCKER_HOST or the local socket)")
@@ -289,12 +310,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
     """The interpreter ``command`` will run (``ExecFailed``, 127/126, when it cannot run), and on ``args``
-    what the checks must share with it: its options, the start of its sys.path, its working directory."""
+    what the checks must share with it: its options, the start of its sys.path, its working directory
+    and its environment (an ``env`` in its shebang or in front of it may change it)."""
     from preflight import interpreter
 
     start = interpreter.follow(command, os.environ)
     args.sys_path_head, args.python_options, args.workdir = start.sys_path_head, start.options, start.workdir
+    args.environ = start.environ
     return start.python
+
+
+def _server_environ(args: argparse.Namespace):
+    """The environment the server will see, and so the checks: preflight's own unless ``env`` changes it."""
+    environ = getattr(args, "environ", None)
+    return os.environ if environ is None else environ
 
 
 def _misplaced_separator(words: list[str]) -> Exception:
@@ -338,7 +367,8 @@ def _gate(manifest_path: str, python: str, args: argparse.Namespace, starting: b
     if args.mode == "zygote" and getattr(args, "trust_stamp", None) is None and os.path.isdir(workdir):
         from preflight.zygote_launch import boot
 
-        zygote = boot(python, workdir, dict(os.environ), args.python_options)  # boots while this one loads the rest
+        # boots while this one loads the rest
+        zygote = boot(python, workdir, dict(_server_environ(args)), args.python_options)
     try:
         return _gate_with(manifest_path, python, args, starting, started, zygote, workdir)
     except BaseException:
@@ -352,6 +382,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import manifest_cache
 
     manifest = manifest_cache.load(manifest_path)
+    environ = _server_environ(args)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
     distrust = None
     if trust is not None or stamp_path is not None:
@@ -359,9 +390,9 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
         if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
-            found, distrust = stamp.verify(path, manifest_path, python, workdir, os.environ, args.python_options)
+            found, distrust = stamp.verify(path, manifest_path, python, workdir, environ, args.python_options)
             if found is not None:
-                report = stamp.trusted_report(manifest, found, path, python, os.environ, started, args.python_options)
+                report = stamp.trusted_report(manifest, found, path, python, environ, started, args.python_options)
                 return _publish(report, args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
@@ -370,7 +401,8 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import gate  # not before: a trusted stamp needs none of it
 
     with _signals_interrupt():  # main() holds these already, except for `serve`
-        report = gate.check(manifest, interpreter=python, workdir=workdir, mode=args.mode, stamp_path=stamp_path,
+        report = gate.check(manifest, interpreter=python, workdir=workdir, environ=environ, mode=args.mode,
+                            stamp_path=stamp_path,
                             zygote=zygote, sys_path_head=getattr(args, "sys_path_head", None),
                             python_options=args.python_options)
     if distrust:
@@ -443,8 +475,8 @@ def _init(args: argparse.Namespace) -> int:
     python = interpreter.validate(args.python) if args.python else sys.executable
     result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
     for line in result.notes:
-        _say(args, "INFO" if result.ok else "ERROR", line, f"preflight: {line}", event_type="init")
-    return EXIT_OK if result.ok else EXIT_FAILED
+        _say(args, "INFO", line, f"preflight: {line}", event_type="init", path=result.path)
+    return EXIT_OK
 
 
 def _image(args: argparse.Namespace) -> int:

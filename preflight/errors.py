@@ -45,6 +45,16 @@ class UsageError(PreflightError):
         return {"usage": self.usage} if self.usage else {}
 
 
+class InitFailed(PreflightError):
+    """``preflight init`` could not draft a manifest that passes here; nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, tip: str | None = None) -> None:
+        super().__init__(message)
+        self.tip = tip
+
+
 class Interrupted(BaseException):
     """SIGTERM or SIGINT arrived while checks were running."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight import report as r
-from preflight.errors import UsageError
+from preflight.errors import InitFailed, UsageError
 from preflight.pip_names import canonical
 
 TRACE_TIMEOUT = 60.0
@@ -28,9 +28,10 @@ _ENTRY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z
 
 @dataclass
 class InitResult:
-    ok: bool
+    """The manifest written, and what to tell about it."""
+
+    path: str
     notes: list[str] = field(default_factory=list)
-    path: str | None = None
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Traced:
 
 
 def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = False) -> InitResult:
+    """Draft, verify and write the manifest ``entry`` needs; ``InitFailed`` (nothing written) when the
+    entry point does not import or the draft does not pass here, ``UsageError`` for bad input."""
     module, attr, call = parse_entry(entry)
     if os.path.isdir(out):
         raise UsageError(f"{out} is a directory", tip="--out names the manifest file to write")
@@ -55,7 +58,7 @@ def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = Fal
         raise UsageError(f"{out} already exists", tip="pass --force to overwrite it, or --out another path")
     outcome = _trace(module, [attr] if attr else [], interpreter, workdir, call)
     if outcome.result is None or outcome.result.get("error") or not outcome.result.get("ok"):
-        return _failed_import(entry, module, attr, outcome, interpreter, workdir)
+        raise _failed_import(entry, module, attr, outcome, interpreter, workdir)
     traced = _digest(module, [attr] if attr else [], outcome.result, workdir)
     traced.entry = entry
     out_dir = os.path.dirname(os.path.abspath(out))
@@ -73,8 +76,8 @@ def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = Fal
         report = _verify(text, out, interpreter, workdir)
     if not report.ok:
         first = report.failures[0]
-        return InitResult(False, [f"the manifest drafted for {entry} does not pass here: {first.kind} {first.target}: "
-                                  f"{first.cause}: {first.message}", f"fix: {first.hint}"])
+        raise InitFailed(f"the manifest drafted for {entry} does not pass here, nothing written: {first.kind} "
+                         f"{first.target}: {first.cause}: {first.message}", tip=first.hint)
     _write(out, text)
     notes = [f"wrote {out}: {len(traced.app_modules) - len(left_out)} application modules, "
              f"{len(traced.distributions)} distributions, {len(traced.required_env)} required variables; "
@@ -83,7 +86,7 @@ def init(entry: str, out: str, interpreter: str, workdir: str, force: bool = Fal
         notes.append(f"left out {len(left_out)} modules that fail when imported first: {', '.join(left_out)}")
     if static_failures:
         notes.append(f"static checks left off: `preflight scan {out}` reports {len(static_failures)} findings to fix")
-    return InitResult(True, notes, out)
+    return InitResult(out, notes)
 
 
 def parse_entry(entry: str) -> tuple[str, str, dict[str, Any] | None]:
@@ -133,7 +136,7 @@ def _trace(module: str, symbols: list[str], interpreter: str, workdir: str, call
     return Runner(interpreter, workdir, env=dict(os.environ)).run([job])["trace"]
 
 
-def _failed_import(entry: str, module: str, attr: str, outcome, interpreter: str, workdir: str) -> InitResult:
+def _failed_import(entry: str, module: str, attr: str, outcome, interpreter: str, workdir: str) -> InitFailed:
     from preflight.diagnosis import Context, diagnose_import
     from preflight.spec import ImportTarget
 
@@ -148,8 +151,7 @@ def _failed_import(entry: str, module: str, attr: str, outcome, interpreter: str
     failed = next((c for c in checks if c.failing), checks[0])
     where = f" at {failed.file}:{failed.line}" if failed.file else ""
     doing = f"calling {entry}" if result.get("called") else f"importing {module}"
-    return InitResult(False, [f"{doing} failed, nothing written: {failed.cause}{where}: {failed.message}",
-                              f"fix: {failed.hint}"])
+    return InitFailed(f"{doing} failed, nothing written: {failed.cause}{where}: {failed.message}", tip=failed.hint)
 
 
 def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: str) -> Traced:

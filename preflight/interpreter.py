@@ -9,6 +9,7 @@ import shutil
 import sys
 from typing import Mapping, NamedTuple
 
+from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
@@ -24,19 +25,28 @@ class ServerStart(NamedTuple):
     options: tuple[str, ...]  # that interpreter's options (``python -O``, ``#!/usr/bin/python3 -O``)
     sys_path_head: list[str] | None  # see ``_sys_path_head``
     workdir: str | None  # where the server changes to before importing (gunicorn's --chdir); None: here
+    environ: dict[str, str] | None = None  # what ``env`` (a shebang's, or CMD's) gives it; None: ours
 
 
 def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     """Read ``command`` once: its program (``ExecFailed``, 127/126, when it cannot run), the Python
-    it runs under and how, where its ``sys.path`` starts and where it works."""
-    program = locate(command[0])
+    it runs under and how, where its ``sys.path`` starts, where it works and in which environment."""
+    program = locate(command[0], environ.get("PATH", os.defpath))
+    if os.path.basename(program) == "env":  # env [-i] [-u NAME] [NAME=VALUE]... CMD: CMD as env runs it
+        env = parse_env(command[1:], environ)
+        if env is None:  # env runs nothing, or refuses its command line
+            return ServerStart(sys.executable, (), None, None)
+        start = follow(list(env.command), env.environ(environ))
+        return _under_env(start, env, environ)
+    env, started_in = None, environ
     if _PYTHON_NAME.match(os.path.basename(program)):
         parsed = parse_python_args(command[1:])
         server, args = _python_target(parsed)
         script = server if server is not None and server not in CWD_FIRST else None
         python, options = program, parsed.options
     else:
-        words = _shebang_words(program)
+        words, env = _shebang(program, environ)
+        environ = env.environ(environ) if env is not None else environ  # the script runs in env's environment
         shebang = words[0] if words and _PYTHON_NAME.match(os.path.basename(words[0])) else None
         if shebang and not (os.path.isfile(shebang) and os.access(shebang, os.X_OK)):
             raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
@@ -48,19 +58,32 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     chdir = _gunicorn_setting(args, environ, "chdir") if server == "gunicorn" else None
     workdir = os.path.abspath(chdir) if chdir else None
     head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ)
-    return ServerStart(python, options, head, workdir)
+    start = ServerStart(python, options, head, workdir)
+    return _under_env(start, env, started_in) if env is not None else start
 
 
-def locate(name: str) -> str:
-    """The executable ``name`` runs, as ``execvp`` finds it; else ``ExecFailed``: 126 when a file of
-    that name exists but cannot be executed (as the shell says), 127 when there is none."""
-    program = shutil.which(name)
+def _under_env(start: ServerStart, env: EnvCommand, environ: Mapping[str, str]) -> ServerStart:
+    """``start`` of the command ``env`` runs, with the environment it gives it (``environ`` taken as
+    the one env starts in) and its ``-C`` directory, when the command sets none of its own."""
+    if start.environ is None and env.changes_environ:
+        start = start._replace(environ=env.environ(environ))
+    if env.chdir and start.workdir is None:
+        start = start._replace(workdir=os.path.abspath(env.chdir))
+    return start
+
+
+def locate(name: str, path: str | None = None) -> str:
+    """The executable ``name`` runs, as ``execvp`` finds it in ``path`` (default: ``$PATH``); else
+    ``ExecFailed``: 126 when a file of that name exists but cannot be executed (as the shell says),
+    127 when there is none."""
+    path = os.environ.get("PATH", os.defpath) if path is None else path
+    program = shutil.which(name, path=path)
     if program is not None:
         return program
     if os.sep in name:
         places = [name]
     else:
-        places = [os.path.join(d or os.curdir, name) for d in os.environ.get("PATH", os.defpath).split(os.pathsep)]
+        places = [os.path.join(d or os.curdir, name) for d in path.split(os.pathsep)]
     for place in places:
         if os.path.isdir(place) and os.sep in name:
             raise ExecFailed(f"command not executable: {name!r} is a directory", 126,
@@ -165,33 +188,32 @@ def _last_option(args: list[str], name: str) -> str | None:
     return value
 
 
-def _shebang_words(path: str) -> list[str]:
-    """The command a script's ``#!`` line runs, ``env`` resolved: ``[interpreter, option...]``; pip's
-    ``/bin/sh`` launcher gives the interpreter it execs."""
+def _shebang(path: str, environ: Mapping[str, str]) -> tuple[list[str], EnvCommand | None]:
+    """The command a script's ``#!`` line runs, ``[interpreter, option...]``, and the ``env`` it goes
+    through (resolved, its program found in the ``PATH`` it sets); pip's ``/bin/sh`` launcher gives
+    the interpreter it execs."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(1024).decode("utf-8", errors="replace").splitlines()
     except OSError:
-        return []
+        return [], None
     if not head or not head[0].startswith("#!"):
-        return []
+        return [], None
     words = head[0][2:].split(None, 1)  # as the kernel reads it: the interpreter and at most one argument,
-    if words and os.path.basename(words[0]) == "env":  # blanks and all (``#!/usr/bin/python3 -O -W error``)
-        words = words[1:]
-        split = re.match(r"(?:-[a-zA-Z0]*S|--split-string=?)(.*)", words[0]) if words else None
-        if split:  # env -S: that argument, split into words, is env's options and command
-            words = split.group(1).split()
-        while words and words[0].startswith("-"):  # env's own options
-            words = words[2:] if words[0] in ("-u", "-C", "--unset", "--chdir") else words[1:]
-        if words:
-            words[0] = shutil.which(words[0]) or words[0]
+    env = None  # blanks and all (``#!/usr/bin/python3 -O -W error``, ``#!/usr/bin/env -S A=1 python3 -O``)
+    if words and os.path.basename(words[0]) == "env":
+        env = parse_env(words[1:], environ)
+        if env is None:  # env would run nothing, or refuse the line
+            return [], None
+        words = list(env.command)
+        words[0] = shutil.which(words[0], path=env.environ(environ).get("PATH", os.defpath)) or words[0]
     if words and os.path.basename(words[0]) == "sh" and len(head) > 1 and head[1].startswith(_SH_LAUNCHER):
         try:
             launcher = shlex.split(head[1][len(_SH_LAUNCHER):])
         except ValueError:
-            return []
-        return launcher[:1]
-    return words
+            return [], env
+        return launcher[:1], env
+    return words, env
 
 
 def validate_command(text: str) -> tuple[str, tuple[str, ...]]:

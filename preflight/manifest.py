@@ -201,14 +201,27 @@ def _to_spec(model: ManifestModel, path: str) -> spec.Manifest:
     )
 
 
+# Top-level keys other tools use for what the manifest names otherwise.
+_OTHER_NAMES = {"modules": "imports", "module": "imports", "dependencies": "distributions",
+                "requirements": "distributions", "deps": "distributions", "dists": "distributions",
+                "packages": "distributions", "requires_python": "python", "python_requires": "python",
+                "cwd": "workdir", "working_dir": "workdir", "pythonpath": "sys_path"}
+_ENV_KEYS = ("required", "env_required", "required_env")
+
+
 def _did_you_mean(loc: tuple) -> str:
     """`` (did you mean 'imports'?)`` for a misspelt key of a section the manifest defines."""
-    import difflib
+    from preflight.suggest import closest
 
+    path = tuple(p for p in loc[:-1] if isinstance(p, str))
+    given = str(loc[-1])
+    if not path and given.lower() in _ENV_KEYS:
+        return " (did you mean 'required' under 'env'?)"
     section = {(): ManifestModel, ("imports",): ImportEntry, ("env",): EnvSection,
-               ("static",): StaticSection}.get(tuple(p for p in loc[:-1] if isinstance(p, str)))
-    close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1) if section else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+               ("static",): StaticSection}.get(path)
+    meant = (not path and _OTHER_NAMES.get(given.lower())) or (
+        closest(given, section.model_fields) if section else None)
+    return f" (did you mean {meant!r}?)" if meant else ""
 
 
 def _describe(error: dict[str, Any], lines: dict[tuple, int]) -> str:

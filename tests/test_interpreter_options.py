@@ -3,6 +3,8 @@ what they make the server's imports do, the checks' imports do, in each mode."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +230,63 @@ def test_a_shebang_gives_its_interpreter_one_argument_as_the_kernel_does(tmp_pat
     gated = run_cli(["run", "--", str(script)], root)
     assert gated.returncode == 127 and "interpreter_options" not in gated.report, gated.stderr
     assert gated.check("app.main")["status"] == "passed"
+
+
+ENV_AWARE = {"app/main.py": "import os\n"
+                            "if os.environ.get('APP_MODE') != 'prod':\n    raise RuntimeError('APP_MODE is not prod')\n"
+                            "if 'OUTSIDE' in os.environ:\n    raise RuntimeError('OUTSIDE reached the server')\n"
+                            "if __debug__:\n    raise RuntimeError('this service runs under -O')\n"}
+
+
+@pytest.mark.parametrize("shebang, outside, passes", [
+    ("#!/usr/bin/env -S APP_MODE=prod {python} -O", False, True),
+    ("#!/usr/bin/env -S -i APP_MODE=prod {python} -O", True, True),
+    ("#!/usr/bin/env -S -u OUTSIDE APP_MODE=prod {python} -O", True, True),
+    ("#!/usr/bin/env -S APP_MODE=\"${{MODE}}\" {python} -O # a comment", False, True),
+    ("#!/usr/bin/env -S APP_MODE=dev {python} -O", False, False),
+    ("#!/usr/bin/env -S APP_MODE=prod {python} -O", True, False),
+])
+def test_an_env_shebang_gives_the_checks_its_interpreter_options_and_environment(tmp_path, shebang, outside, passes):
+    """``#!/usr/bin/env -S [-i] [-u NAME] NAME=VALUE python3 -O``: env runs the interpreter with that
+    environment, so the checks do too, with the interpreter and options it names."""
+    root = _service(tmp_path, ENV_AWARE)
+    script = root / "serve"
+    script.write_text(shebang.format(python=sys.executable) + "\nimport app.serve\n")
+    script.chmod(0o755)
+    env = cli_env(MODE="prod", **({"OUTSIDE": "1"} if outside else {}))
+    alone = subprocess.run([str(script)], cwd=root, env=env, capture_output=True, text=True)
+    assert (alone.returncode == 0) is passes, alone.stderr
+    for command in ("check", "run"):
+        gated = run_cli([command, "--", str(script)], root, env=env)
+        assert gated.returncode == (0 if passes else 1), gated.stderr
+        assert gated.stdout == ("served\n" if passes and command == "run" else "")
+        assert gated.report["interpreter"] == sys.executable and gated.report["interpreter_options"] == ["-O"]
+        assert gated.check("app.main")["status"] == ("passed" if passes else "failed")
+        assert ("OUTSIDE" in gated.report["environment"]["env_names"]) is ("-S APP" in shebang and outside)
+
+
+def test_a_command_run_through_env_is_checked_in_the_environment_env_gives_it(tmp_path):
+    root = _service(tmp_path, ENV_AWARE)
+    server = ["env", "-u", "OUTSIDE", "APP_MODE=prod", sys.executable, "-O", "-m", "app.serve"]
+    gated = run_cli(["run", "--", *server], root, env=cli_env(OUTSIDE="1"))
+    assert gated.returncode == 0 and gated.stdout == "served\n", gated.stderr
+    assert gated.report["interpreter_options"] == ["-O"]
+    gated = run_cli(["run", "--", *server[:3], "APP_MODE=dev", *server[4:]], root, env=cli_env(OUTSIDE="1"))
+    assert gated.returncode == 1 and gated.stdout == "", gated.stderr
+    assert "APP_MODE is not prod" in gated.check("app.main")["message"]
+
+
+@pytest.mark.parametrize("text", ["A=1 B='x y' C=\"${HOME}/z\" prog -O", "prog\\_a\\_b 'it''s' \"q\\\"t\" # gone",
+                                  "a\\tb \"c\\_d\" '\\'' \"\" e\\cf g", "'unterminated", "$HOME", "x\\q"])
+def test_env_split_strings_are_split_as_env_splits_them(text):
+    """``env -S``'s own splitting, quoting, escapes and ``${NAME}``, against the real env (errors: None)."""
+    from preflight.env_command import split_string, _Invalid
+
+    probe = "import json, sys; print(json.dumps(sys.argv[1:]))"
+    real = subprocess.run(["/usr/bin/env", "-S", f"{sys.executable} -c '{probe}' {text}"], capture_output=True,
+                          text=True, env={"HOME": "/home/someone", "PATH": os.defpath})
+    try:
+        ours = split_string(text, {"HOME": "/home/someone"})
+    except _Invalid:
+        ours = None
+    assert ours == (json.loads(real.stdout) if real.returncode == 0 else None), real.stderr

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import cli_env, run_cli
+from conftest import cli_env, error_event, run_cli
 
 MARKER_MODULE = "import os\nopen(os.path.join(os.path.dirname(__file__), 'IMPORTED'), 'w').close()\n"
 
@@ -193,3 +193,32 @@ def test_validate_interrupted_says_what_stopped(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err
     event = json.loads(err)
     assert event["message"] == "interrupted by SIGTERM: preflight validate stopped" and event["severity"] == "ERROR"
+
+
+SUGGESTIONS = {  # a misspelt key -> what "did you mean" names (None: no guess)
+    "tmeout": "timeout", "sys_pth": "sys_path", "sys.path": "sys_path", "verison": "version", "en": "env",
+    "imprt": "imports", "tim": "timeout", "dist": "distributions", "dependencies": "distributions",
+    "modules": "imports", "python_version": "python", "required": "'required' under 'env'",
+    "description": None, "port": None, "x": None, "py": None, "name": None, "image": None,
+}
+
+
+def test_did_you_mean_names_the_key_meant_and_never_guesses_wildly(tmp_path):
+    """Short slips (``tmeout``, ``en``) are named; a key of another tool or another section says ours;
+    a word that only shares letters (``description``, ``port``) gets no suggestion."""
+    keys = "".join(f"{json.dumps(key)}: 1\n" for key in SUGGESTIONS)
+    entry = "  - module: app\n    tmeout: 1\n    sym: [x]\n"
+    (tmp_path / "preflight.yaml").write_text(f"version: 1\nimports:\n{entry}static:\n  cycles: warn\n{keys}")
+    result = run_cli(["validate"], tmp_path, env=cli_env(PREFLIGHT_CACHE_DIR=str(tmp_path / "cache")))
+    assert result.returncode == 2
+    problems = error_event(result.stderr)["problems"]
+    top = {p.split("unknown key ", 1)[1].split(" (")[0].strip("'"): p for p in problems if "(top level)" in p}
+    for key, meant in SUGGESTIONS.items():
+        said = top[key]
+        if meant is None:
+            assert "did you mean" not in said, said
+        else:
+            assert said.endswith(f"(did you mean {meant if meant.startswith(chr(39)) else repr(meant)}?)"), said
+    assert "imports.0: unknown key 'tmeout' (did you mean 'timeout'?)" in " ".join(problems)
+    assert "imports.0: unknown key 'sym' (did you mean 'symbols'?)" in " ".join(problems)
+    assert "static: unknown key 'cycles' (did you mean 'import_cycles'?)" in " ".join(problems)
