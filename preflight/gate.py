@@ -53,6 +53,7 @@ def check(
     if mode == "zygote":
         runner.preload = [t.module for t in manifest.imports]
         runner.remembered = learned_modules.load(memory)
+        runner.scan_cache = learned_modules.imports_cache(memory)
     if workers:
         runner.workers = workers
     jobs = [Job(ENVIRONMENT_JOB, "inspect_env.py",

@@ -30,6 +30,12 @@ def entry(manifest_path: str, interpreter: str, workdir: str, options: tuple[str
     return os.path.join(cache_dir(), "learned", digest.hexdigest() + ".json")
 
 
+def imports_cache(path: str) -> str:
+    """Beside the learned modules at ``path``: where the zygote keeps what it read from the
+    application's files (``preflight_preload_scan.ImportCache``)."""
+    return path[: -len(".json")] + ".imports.json" if path.endswith(".json") else path + ".imports.json"
+
+
 def load(path: str) -> list[str]:
     """The remembered module names, or none."""
     try:

@@ -103,6 +103,7 @@ class Runner:
     workers: int = field(default_factory=lambda: available_cpus())
     preload: list[str] | None = None
     remembered: list[str] = field(default_factory=list)  # library modules to preload after the rest
+    scan_cache: str | None = None  # where the zygote keeps what it read from the application's files
     sys_path_head: list[str] | None = None  # the server's first sys.path entries, if not the workdir
     python_options: tuple[str, ...] = ()  # the server's interpreter options (-O, -W error, -I): every child's too
     preload_timeout: float = 60.0
@@ -176,7 +177,8 @@ class Runner:
                 zygote.preloading = True
                 zygote.send({"op": "preload", "modules": self.preload, "workers": self.workers,
                              "spill_dir": self._scratch.name if self._scratch else None,
-                             "remembered": self.remembered, "sys_path_head": self.sys_path_head})
+                             "remembered": self.remembered, "scan_cache": self.scan_cache,
+                             "sys_path_head": self.sys_path_head})
         busy = len([r for r in self._running if not r.forked or r.pid])  # a fresh rerun waits for a core too
         for job in list(pending):
             if busy >= self.workers:

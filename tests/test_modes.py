@@ -686,6 +686,28 @@ def test_a_check_ready_while_every_core_is_busy_is_forked_then_not_after_the_pre
     assert _seen(log)["app.b_second"] == "first,second"  # forked before third was preloaded
 
 
+def test_what_the_zygote_read_from_a_file_is_kept_until_the_file_changes(tmp_path: Path) -> None:
+    """The scan's reading of each application file is kept between runs (most of the scan, which
+    every start waits for); an edited file is read again, so a library it now imports is preloaded."""
+    library = write_tree(tmp_path / "lib" / "site-packages", {
+        "marker.py": "import os\n\nwith open(os.environ['CHECK_LOG'], 'a') as log:\n    log.write(f'marker {os.getpid()}\\n')\n"})
+    check = "import os\n{imports}\nwith open(os.environ['CHECK_LOG'], 'a') as log:\n    log.write(f'check {{os.getpid()}}\\n')\n"
+    root = write_tree(tmp_path / "svc", {"app/__init__.py": "", "app/m.py": check.format(imports="import json\n"),
+                                         "preflight.yaml": "version: 1\nimports: [app.m]\n"})
+    log, cache = tmp_path / "pids.log", tmp_path / "cache"
+    env = cli_env(PYTHONPATH=str(library), CHECK_LOG=str(log), PREFLIGHT_CACHE_DIR=str(cache))
+    assert run_cli(["check"], cwd=root, env=env).returncode == 0
+    kept = list(cache.glob("learned/*.imports.json"))
+    assert len(kept) == 1 and str(root / "app" / "m.py") in json.loads(kept[0].read_text())
+
+    (root / "app" / "m.py").write_text(check.format(imports="import json\nimport marker\n"))
+    log.write_text("")
+    result = run_cli(["check"], cwd=root, env=env)
+    assert result.returncode == 0 and result.report["mode"] == "zygote", result.report.get("mode_reason")
+    pids = dict(line.split() for line in log.read_text().splitlines())
+    assert pids["marker"] != pids["check"]  # imported by the zygote, before the check forked
+
+
 def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_path: Path) -> None:
     """The zygote's "ready" lists every loaded file; with thousands of long paths it is megabytes,
     written while helpers' forks report on the same pipe. Lines must not be cut into each other."""

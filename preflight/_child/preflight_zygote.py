@@ -12,6 +12,7 @@ The parent writes JSON lines to CONTROL_FD:
         interpreter (the environment probe runs so); after it, it has the preloaded modules.
     {"op": "preload", "modules": ["app.main", ...], "workers": N, "spill_dir": DIR,
      "remembered": [library modules learned by an earlier run],
+     "scan_cache": PATH | null (where what was read from the application's files is kept),
      "sys_path_head": [what the server's sys.path starts with] | null (the working directory)}   once
     {"op": "kill", "key": K}                              SIGKILL that fork's process group
     {"op": "exit"}                                        kill every fork, reap them, exit
@@ -48,7 +49,7 @@ handlers run, streams flushed, threads the import started not waited for, nothin
 from __future__ import annotations
 
 import run_import  # first of all (this script's directory, still sys.path[0]): it notes the startup modules
-from preflight_preload_scan import Scanner, library_dirs  # also from this directory, before it leaves sys.path
+from preflight_preload_scan import ImportCache, Scanner, library_dirs  # also from this directory, before it leaves sys.path
 
 import gc
 import importlib
@@ -179,7 +180,7 @@ class _Server:
         started = time.monotonic()
         self.workers = max(1, int(message.get("workers") or 1))
         self.tokens = _Tokens(self.workers - 1)  # this one, preloading, takes a core
-        self.scanner = Scanner(message["modules"])
+        self.scanner = Scanner(message["modules"], ImportCache(message.get("scan_cache")))
         for run in self.waiting:
             self.needs[run["key"]] = self._needs(run)
         self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
@@ -209,6 +210,7 @@ class _Server:
                       "fallback": self.unsafe, "files": files,
                       "preload_ms": round((time.monotonic() - started) * 1000, 1)}
         _send(self.events, self.ready)
+        self.scanner.cache.save()  # after "ready": the checks wait for that, not for this
         if self.unsafe:  # the parent runs what was not forked in fresh interpreters
             self.drain()
             return 0
