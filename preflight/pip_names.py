@@ -19,7 +19,7 @@ PIP_NAMES = {
     "git": "GitPython", "docx": "python-docx", "pptx": "python-pptx", "slugify": "python-slugify",
     "fitz": "PyMuPDF", "telegram": "python-telegram-bot", "dns": "dnspython", "grpc": "grpcio",
     "ldap": "python-ldap", "kafka": "kafka-python", "jinja2": "Jinja2", "markdown": "Markdown",
-    "pkg_resources": "setuptools", "websocket": "websocket-client",
+    "pkg_resources": "setuptools", "websocket": "websocket-client", "pythonjsonlogger": "python-json-logger",
     "Levenshtein": "python-Levenshtein", "memcache": "python-memcached", "nacl": "PyNaCl",
     "mpl_toolkits": "matplotlib", "win32api": "pywin32", "ruamel": "ruamel.yaml",
     "googleapiclient": "google-api-python-client",
