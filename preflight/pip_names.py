@@ -12,7 +12,7 @@ import re
 PIP_NAMES = {
     "yaml": "PyYAML", "cv2": "opencv-python", "PIL": "Pillow", "sklearn": "scikit-learn",
     "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
-    "jwt": "PyJWT", "dotenv": "python-dotenv", "magic": "python-magic", "Crypto": "pycryptodome",
+    "jwt": "PyJWT", "uvicorn_worker": "uvicorn-worker", "dotenv": "python-dotenv", "magic": "python-magic", "Crypto": "pycryptodome",
     "attr": "attrs", "OpenSSL": "pyOpenSSL", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient",
     "multipart": "python-multipart", "jose": "python-jose", "socketio": "python-socketio",
     "engineio": "python-engineio", "serial": "pyserial", "usb": "pyusb", "zmq": "pyzmq",
