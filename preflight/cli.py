@@ -316,7 +316,7 @@ def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
 
     start = interpreter.follow(command, os.environ)
     args.sys_path_head, args.python_options, args.workdir = start.sys_path_head, start.options, start.workdir
-    args.environ = start.environ
+    args.environ, args.server_imports = start.environ, start.imports
     return start.python
 
 
@@ -382,6 +382,11 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     from preflight import manifest_cache
 
     manifest = manifest_cache.load(manifest_path)
+    named = getattr(args, "server_imports", ())
+    if named:  # gunicorn's worker class, a console script's entry point: checked with the manifest's imports
+        from preflight import server_imports
+
+        manifest = server_imports.merge(manifest, named)
     environ = _server_environ(args)
     trust, stamp_path = getattr(args, "trust_stamp", None), getattr(args, "stamp", None)
     distrust = None
@@ -407,6 +412,8 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
                             python_options=args.python_options)
     if distrust:
         report.mode_reason = "; ".join(filter(None, [f"stamp not trusted: {distrust}", report.mode_reason]))
+    if named:
+        server_imports.annotate(report.checks, named)
     logging_ready.join()
     return _publish(report, args, starting)
 

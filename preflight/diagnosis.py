@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import (config_diagnosis, file_diagnosis, native, network_diagnosis, newer_python, path_advice,
-                       relative_import, search, source)
+from preflight import (config_diagnosis, file_diagnosis, logging_diagnosis, native, network_diagnosis, newer_python,
+                       path_advice, relative_import, search, source)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -174,6 +174,10 @@ def _diagnose_error(check: r.Check, target: ImportTarget, outer: dict[str, Any],
             "error_type": outer["type"], "message": outer["message"],
             "file": frame["file"] if frame else None, "line": frame["line"] if frame else None,
         }
+        if logging_diagnosis.raised_here(outer):
+            logging_diagnosis.explain(check, outer)
+    elif check.cause == "import_error" and logging_diagnosis.raised_here(outer):
+        logging_diagnosis.refused(check, outer, outer.get("chain", []))
 
 
 def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -183,7 +187,7 @@ def _root_cause(outer: dict[str, Any], ctx: Context) -> dict[str, Any]:
     root = outer
     chain = outer.get("chain", [])
     for i, inner in enumerate(chain):
-        if not _wraps(root, inner) or not _app_wraps(root, inner, ctx):
+        if not _wraps(root, inner) or not (_app_wraps(root, inner, ctx) or logging_diagnosis.wraps(root, chain[i:])):
             break
         root = {**inner, "frames": _callers(root["frames"], inner["frames"]) + inner["frames"], "chain": chain[i + 1:]}
     return root
@@ -239,6 +243,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         pass
     elif facts.get("distribution"):
         _metadata_missing(check, facts["distribution"], facts["type"], ctx)
+    elif logging_diagnosis.missing_attribute(check, facts):
+        pass
     elif "ModuleNotFoundError" in bases:
         _module_not_found(check, target, facts, ctx)
     elif "ImportError" in bases and facts.get("name") and facts.get("name_from"):

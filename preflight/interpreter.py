@@ -13,6 +13,7 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
+from preflight.server_imports import Named, console_script, gunicorn_worker
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -26,6 +27,7 @@ class ServerStart(NamedTuple):
     sys_path_head: list[str] | None  # see ``_sys_path_head``
     workdir: str | None  # where the server changes to before importing (gunicorn's --chdir); None: here
     environ: dict[str, str] | None = None  # what ``env`` (a shebang's, or CMD's) gives it; None: ours
+    imports: tuple[Named, ...] = ()  # what the command itself imports first: see ``server_imports``
 
 
 def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
@@ -58,7 +60,9 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     chdir = _gunicorn_setting(args, environ, "chdir") if server == "gunicorn" else None
     workdir = os.path.abspath(chdir) if chdir else None
     head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ)
-    start = ServerStart(python, options, head, workdir)
+    worker = _gunicorn_setting(args, environ, "worker_class", "-k", "--worker-class") if server == "gunicorn" else None
+    named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
+    start = ServerStart(python, options, head, workdir, imports=(named,) if named else ())
     return _under_env(start, env, started_in) if env is not None else start
 
 
@@ -120,15 +124,15 @@ def _sys_path_head(server: str | None, args: list[str], script: str | None, safe
     return None
 
 
-def _gunicorn_setting(args: list[str], environ: Mapping[str, str], name: str) -> str | None:
-    """gunicorn's setting ``name`` as it takes effect: ``--NAME`` on its command line (which wins over
-    ``GUNICORN_CMD_ARGS``), else a plain ``NAME = "..."`` in its config file (``-c``/``--config``, else
-    ``./gunicorn.conf.py``), read without running it."""
+def _gunicorn_setting(args: list[str], environ: Mapping[str, str], name: str, *options: str) -> str | None:
+    """gunicorn's setting ``name`` as it takes effect: its option on its command line (``options``,
+    default ``--NAME``; the command line wins over ``GUNICORN_CMD_ARGS``), else a plain ``NAME = "..."``
+    in its config file (``-c``/``--config``, else ``./gunicorn.conf.py``), read without running it."""
     args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]
-    value = _last_option(args, f"--{name}")
+    value = _last_option(args, *(options or [f"--{name}"]))
     if value is not None:
         return value
-    config = _last_option(args, "--config") or _last_option(args, "-c")
+    config = _last_option(args, "--config", "-c")
     if config is None and os.path.isfile("gunicorn.conf.py"):
         config = "gunicorn.conf.py"
     if config is None or config.startswith("python:"):  # a module's settings would mean importing it
@@ -177,14 +181,15 @@ def _python_target(parsed: PythonArgs) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _last_option(args: list[str], name: str) -> str | None:
-    """The value of the last ``NAME VALUE`` or ``NAME=VALUE`` in ``args``."""
+def _last_option(args: list[str], *names: str) -> str | None:
+    """The value of the last ``NAME VALUE`` or ``NAME=VALUE`` in ``args``, of any of ``names``."""
     value = None
     for index, arg in enumerate(args):
-        if arg == name and index + 1 < len(args):
-            value = args[index + 1]
-        elif arg.startswith(name + "="):
-            value = arg[len(name) + 1:]
+        for name in names:
+            if arg == name and index + 1 < len(args):
+                value = args[index + 1]
+            elif arg.startswith(name + "="):
+                value = arg[len(name) + 1:]
     return value
 
 

@@ -246,3 +246,32 @@ def test_a_misspelt_submodule_is_named_with_the_modules_that_are_there(tmp_path)
     (svc / "app/main.py").write_text("import app.billing\n")  # nothing close: no guess
     check = run_cli(["check"], svc).check("app.main")
     assert check["cause"] == "module_not_found" and "did_you_mean" not in check["details"], check
+
+
+LOGGING_SETUP = """import logging.config
+
+logging.config.dictConfig({{
+    "version": 1,
+    "handlers": {{"out": {handler}}},
+    "root": {{"handlers": ["out"], "level": "INFO"}},
+}})
+"""
+
+
+@pytest.mark.parametrize("handler, cause, hint", [
+    ('{"class": "pythonjsonlogger.jsonlogger.JsonHandler"}', "distribution_missing", "pip install python-json-logger"),
+    ('{"class": "logging.handlers.RotatingFileHandlr", "filename": "app.log"}', "symbol_missing",
+     "Did you mean 'RotatingFileHandler'"),
+    ('{"class": "logging.FileHandler", "filename": "missing-dir/app.log"}', "file_missing", "missing-dir"),
+    ('{"class": "logging.StreamHandler", "formatter": "json"}', "import_error", "(KeyError: 'json')"),
+])
+def test_a_logging_configuration_names_what_failed_not_logging_s_wrapper(tmp_path, handler, cause, hint):
+    """dictConfig wraps what its configuration names in ValueError('Unable to configure handler ...'):
+    a handler class whose distribution is not installed, a misspelt class, a log file in a directory the
+    image lacks. The failure beneath is the cause, at the line that applied the configuration."""
+    root = write(tmp_path, {"app/__init__.py": "", "app/main.py": "from app import logs\n",
+                            "app/logs.py": LOGGING_SETUP.format(handler=handler), "preflight.yaml": MANIFEST})
+    check = run_cli(["check"], root).check("app.main")
+    assert check["cause"] == cause, check
+    assert (check["file"], check["line"]) == (str(root / "app/logs.py"), 3)
+    assert hint in check["hint"] and "Unable to configure handler 'out'" in check["hint"], check["hint"]

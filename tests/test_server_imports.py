@@ -1,0 +1,77 @@
+"""What the server command imports itself (gunicorn's worker class, a console script's entry point) is
+checked with the manifest's imports: a start that would crash on it fails the gate instead."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, service_tree
+
+APP = {"app/__init__.py": "", "app/main.py": "def app(environ, start_response):\n    return []\n"}
+
+
+def gunicorn_or_skip() -> str:
+    found = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip("gunicorn is not installed (the test extra provides it)")
+    return found
+
+
+@pytest.mark.parametrize("how", ["-k", "--worker-class=", "config file"])
+def test_a_gunicorn_worker_class_that_is_not_installed_fails_the_gate(tmp_path, how):
+    gunicorn = gunicorn_or_skip()
+    root = service_tree(tmp_path, APP, ["app.main"])
+    worker = "uvicorn_worker.UvicornWorker"
+    options = {"-k": ["-k", worker], "--worker-class=": [f"--worker-class={worker}"],
+               "config file": ["-c", "gunicorn.conf.py"]}[how]
+    (root / "gunicorn.conf.py").write_text(f'worker_class = "{worker}"\n')
+    command = [gunicorn, *options, "--bind", "127.0.0.1:0", "app.main:app"]
+    direct = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=60)
+    assert direct.returncode != 0 and "uvicorn_worker" in direct.stderr  # gunicorn's own failure, at once
+    result = run_cli(["run", "--", *command], root)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    check = result.check("uvicorn_worker")
+    assert check["cause"] == "distribution_missing", check
+    assert check["details"]["install"] == "uvicorn-worker" and "pip install uvicorn-worker" in check["hint"]
+    assert check["details"]["named_by"] == f"gunicorn's worker class (-k {worker})"
+    assert result.check("app.main")["status"] == "passed"
+
+
+def test_an_installed_gunicorn_worker_class_passes_and_the_server_starts(tmp_path):
+    gunicorn = gunicorn_or_skip()
+    root = service_tree(tmp_path, APP, ["app.main"])
+    result = run_cli(["run", "--", gunicorn, "-k", "gthread", "--check-config", "app.main:app"], root)
+    assert result.returncode == 0, result.stderr
+    assert [c["target"] for c in result.report["checks"]] == ["app.main"]  # gthread needs nothing more
+    result = run_cli(["check", "--", gunicorn, "-k", "gunicorn.workers.sync.SyncWorker", "app.main:app"], root)
+    assert result.returncode == 0, result.stderr
+    assert result.check("gunicorn.workers.sync:SyncWorker", kind="symbol")["status"] == "passed"
+
+
+def test_a_console_script_whose_entry_point_is_gone_fails_the_gate(tmp_path):
+    """pip's launcher imports ``main`` from the package it was installed for; a release that renamed the
+    function leaves a launcher that crashes at once."""
+    root = service_tree(tmp_path, {"svc/__init__.py": "", "svc/cli.py": "def run_main():\n    print('served')\n"},
+                        ["svc.cli"])
+    launcher = root / "svc-server"
+    launcher.write_text(f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n"
+                        "from svc.cli import main\nif __name__ == '__main__':\n"
+                        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                        "    sys.exit(main())\n")
+    launcher.chmod(0o755)
+    direct = subprocess.run([str(launcher)], cwd=root, capture_output=True, text=True)
+    assert direct.returncode == 1 and "cannot import name 'main'" in direct.stderr
+    result = run_cli(["run", "--", str(launcher)], root)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    check = result.check("svc.cli:main", kind="symbol")
+    assert check["cause"] == "symbol_missing" and check["details"]["did_you_mean"] == ["run_main"]
+    assert check["details"]["named_by"].startswith(f"the console script {launcher}")
+
+    (root / "svc" / "cli.py").write_text("def main():\n    print('served')\n")
+    served = run_cli(["run", "--", str(launcher)], root)
+    assert served.returncode == 0 and served.stdout == "served\n", served.stderr
