@@ -19,7 +19,7 @@ _PYTHON_KEYS = ("implementation", "version_string", "executable", "prefix", "bas
 
 def app_tops(manifest: Manifest) -> list[str]:
     """The top-level names the manifest imports: the application packages to digest."""
-    return sorted({t.module.split(".")[0] for t in manifest.imports})
+    return sorted({module.split(".")[0] for module in manifest.app_modules()})
 
 
 def environment(

@@ -51,7 +51,7 @@ def check(
     runner.python_options = tuple(python_options)
     memory = learned_modules.entry(manifest.path, interpreter, workdir, runner.python_options)
     if mode == "zygote":
-        runner.preload = [t.module for t in manifest.imports]
+        runner.preload = manifest.app_modules()  # a library the command names is preloaded as one
         runner.remembered = learned_modules.load(memory)
         runner.scan_cache = learned_modules.imports_cache(memory)
     if workers:
@@ -151,7 +151,7 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         sys_path=probe.get("sys_path") or [workdir],
         prefixes=tuple(probe.get("library_dirs") or ()),
         uid=probe.get("uid"),
-        app_tops={t.module.split(".")[0] for t in manifest.imports},
+        app_tops=set(fingerprint.app_tops(manifest)),
         pythonpath=probe.get("pythonpath"),
         flags=probe.get("flags") or {},
         env_names=frozenset(probe.get("env_names") or ()),

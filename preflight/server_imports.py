@@ -63,7 +63,7 @@ def merge(manifest: Manifest, named: tuple[Named, ...]) -> Manifest:
     for entry in named:
         index = next((i for i, t in enumerate(imports) if t.module == entry.module), None)
         if index is None:
-            imports.append(ImportTarget(entry.module, (entry.symbol,), manifest.timeout))
+            imports.append(ImportTarget(entry.module, (entry.symbol,), manifest.timeout, named_by=entry.named_by))
         elif entry.symbol not in imports[index].symbols:
             imports[index] = dataclasses.replace(imports[index], symbols=(*imports[index].symbols, entry.symbol))
     return dataclasses.replace(manifest, imports=tuple(imports))
@@ -77,24 +77,4 @@ def annotate(checks: list, named: tuple[Named, ...]) -> None:
         if entry is None or not check.failing or check.kind not in ("import", "symbol"):
             continue
         check.details["named_by"] = entry.named_by
-        if _nowhere(check, entry):
-            _install(check)
         check.hint = f"{check.hint or check.message}. The server command imports it: {entry.named_by}"
-
-
-def _nowhere(check, entry: Named) -> bool:
-    """The module named (its top-level package) is neither installed nor anywhere near the application:
-    the diagnosis took it for the application's own, as it is among the checked imports."""
-    missing = check.details.get("missing") or ""
-    elsewhere = {"found_elsewhere", "case_differs", "bytecode_only", "did_you_mean"} & set(check.details)
-    return (check.cause == "module_not_found" and not elsewhere
-            and missing.split(".")[0] == entry.module.split(".")[0])
-
-
-def _install(check) -> None:
-    from preflight.pip_names import pip_name
-
-    missing = check.details["missing"]
-    check.cause = "distribution_missing"
-    check.details["install"] = pip_name(missing)
-    check.hint = f"no installed distribution provides {missing.split('.')[0]!r}: pip install {pip_name(missing)}"

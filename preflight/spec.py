@@ -17,6 +17,7 @@ class ImportTarget:
     module: str
     symbols: tuple[str, ...] = ()
     timeout: float = 10.0
+    named_by: str | None = None  # not the manifest's: the server command imports it (``server_imports``)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Manifest:
     distributions: tuple[str, ...] = ()
     timeout: float = 10.0
     static: dict[str, str] = field(default_factory=dict)
+
+    def app_modules(self) -> list[str]:
+        """The modules the manifest lists: the application's (not a library the server command names)."""
+        return [t.module for t in self.imports if t.named_by is None]
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

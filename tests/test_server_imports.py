@@ -75,3 +75,17 @@ def test_a_console_script_whose_entry_point_is_gone_fails_the_gate(tmp_path):
     (root / "svc" / "cli.py").write_text("def main():\n    print('served')\n")
     served = run_cli(["run", "--", str(launcher)], root)
     assert served.returncode == 0 and served.stdout == "served\n", served.stderr
+
+
+def test_a_library_the_command_names_is_not_taken_for_application_code(tmp_path):
+    """``-k uvicorn.workers.UvicornWorker`` names a library module: checked, but not one of the
+    application's, so the zygote may still preload uvicorn for an application that imports it
+    (it fell back to fresh interpreters, "preloading imported application module uvicorn")."""
+    gunicorn = gunicorn_or_skip()
+    app = {"app/__init__.py": "", "app/main.py": "import uvicorn\n\n\nasync def app(scope, receive, send):\n    pass\n"}
+    root = service_tree(tmp_path, app, ["app.main"])
+    result = run_cli(["check", "--", gunicorn, "-k", "uvicorn.workers.UvicornWorker", "app.main:app"], root)
+    assert result.returncode == 0, result.stderr
+    assert result.report["mode"] == "zygote", result.report.get("mode_reason")
+    assert result.check("uvicorn.workers:UvicornWorker", kind="symbol")["status"] == "passed"
+    assert result.report["zygote"]["preloaded"] >= 1  # uvicorn, as without -k (it was taken for the app's)
