@@ -686,6 +686,43 @@ def test_a_check_ready_while_every_core_is_busy_is_forked_then_not_after_the_pre
     assert _seen(log)["app.b_second"] == "first,second"  # forked before third was preloaded
 
 
+_MEANWHILE = """
+    import sys
+    import types
+
+    import app.gone
+
+
+    def meanwhile(frame, event, arg):
+        \"\"\"Stands for a thread of the application that imports a module, or drops one (a failed
+        import), at the moment preflight goes over what this import loaded: there, exactly.\"\"\"
+        if frame.f_code.co_name != "since":
+            return
+        if {change!r} == "adds" and event == "c_call" and getattr(arg, "__name__", "") == "append":
+            sys.modules["app_added"] = types.ModuleType("app_added")
+        elif {change!r} == "drops" and event == "return":
+            del sys.modules["app.gone"]
+        else:
+            return
+        sys.setprofile(None)
+
+
+    sys.setprofile(meanwhile)
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("change", ["adds", "drops"])
+def test_a_module_added_or_dropped_while_the_check_lists_what_it_loaded(tmp_path: Path, mode: str, change: str) -> None:
+    """A thread the import started may change ``sys.modules`` while the check walks it: the check
+    still passes (no "dictionary changed size", no KeyError for a name gone since)."""
+    files = {"app/__init__.py": "", "app/gone.py": "", "app/main.py": _MEANWHILE.format(change=change),
+             "preflight.yaml": "version: 1\nimports: [app.main]\n"}
+    result = run_cli(["check", "--mode", mode], cwd=write_tree(tmp_path, files))
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    assert result.returncode == 0, result.check("app.main")
+
+
 def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_path: Path) -> None:
     """The zygote's "ready" lists every loaded file; with thousands of long paths it is megabytes,
     written while helpers' forks report on the same pipe. Lines must not be cut into each other."""

@@ -143,15 +143,19 @@ class ModuleMark:
 
     def since(self) -> list[str] | None:
         """The modules imported since, oldest first; ``None`` when a module loaded before was removed
-        (or imported again) since, so that those after the mark are not exactly the new ones."""
+        (or imported again) since, so that those after the mark are not exactly the new ones, or
+        when a thread of the application imported one during the walk."""
         names: list[str] = []
-        for name in reversed(sys.modules):
-            if name == self.last:
-                break
-            names.append(name)
-        else:
-            if self.last is not None:
-                return None
+        try:
+            for name in reversed(sys.modules):
+                if name == self.last:
+                    break
+                names.append(name)
+            else:
+                if self.last is not None:
+                    return None
+        except RuntimeError:  # dictionary changed size during iteration
+            return None
         if len(sys.modules) - len(names) != self.count:
             return None
         names.reverse()
@@ -199,8 +203,18 @@ def check_module(module: str, symbols: list[str]) -> dict:
         result["symbols"].append(entry)
     result["sys_path"] = list(sys.path)
     loaded = mark.since()  # None: some were removed; then all of them, a superset (the stamp wants every file)
-    result["loaded"] = [[name, attribute(sys.modules[name], "__file__")] for name in (loaded or list(sys.modules))]
+    result["loaded"] = _files(loaded or list(sys.modules))  # list(): taken at once, whatever threads import
     return result
+
+
+def _files(names: list[str]) -> list[list]:
+    """``[name, __file__]`` of each of ``names`` still loaded (a thread may drop one meanwhile)."""
+    files = []
+    for name in names:
+        module = sys.modules.get(name, _ABSENT)
+        if module is not _ABSENT:
+            files.append([name, attribute(module, "__file__")])
+    return files
 
 
 _ABSENT = object()
