@@ -204,6 +204,16 @@ def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:
         "circular_import", "app/core/errors_service.py", 3)
 
 
+def test_a_check_that_imports_nothing_new_adds_no_file_to_the_stamp(tmp_path: Path) -> None:
+    """``json`` is loaded before the check imports it: the check loaded nothing, so the stamp lists
+    none of what the interpreter had already (preflight's own script among them)."""
+    root = write_tree(tmp_path, {"app/__init__.py": "", "preflight.yaml": "version: 1\nimports: [app, json]\n"})
+    stamp = tmp_path / "stamp.json"
+    assert run_cli(["check", "--mode", "fresh", "--stamp", str(stamp)], cwd=root).returncode == 0
+    files = json.loads(stamp.read_text())["inputs"]["files"]
+    assert not [f for f in files if "preflight" in Path(f).parts], files
+
+
 def test_stamp_still_checks_environment_variables(tmp_path: Path) -> None:
     files = {"app/__init__.py": "", "preflight.yaml": "version: 1\nenv:\n  required: [BENCH_TOKEN]\nimports: [app]\n"}
     root = write_tree(tmp_path, files)

@@ -203,7 +203,7 @@ def check_module(module: str, symbols: list[str]) -> dict:
         result["symbols"].append(entry)
     result["sys_path"] = list(sys.path)
     loaded = mark.since()  # None: some were removed; then all of them, a superset (the stamp wants every file)
-    result["loaded"] = _files(loaded or list(sys.modules))  # list(): taken at once, whatever threads import
+    result["loaded"] = _files(list(sys.modules) if loaded is None else loaded)  # list(): at once, whatever threads do
     return result
 
 
