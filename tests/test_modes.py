@@ -214,6 +214,37 @@ def test_a_check_that_imports_nothing_new_adds_no_file_to_the_stamp(tmp_path: Pa
     assert not [f for f in files if "preflight" in Path(f).parts], files
 
 
+_REIMPORTS_THE_LAST = """
+    import importlib
+    import sys
+
+    names = list(sys.modules)
+    last = names[names.index("app") - 1]  # the last module loaded before the check began
+    import app.helper  # noqa: E402
+
+    del sys.modules[last]
+    importlib.import_module(last)  # the last imported again: after app and app.helper...
+    now = list(sys.modules)
+    before_last = now.index(last) - now.index("app") - 1  # app.main goes to the end once imported
+    for old in [n for n in names[:names.index(last)] if "." not in n and n not in sys.builtin_module_names][-before_last:]:
+        del sys.modules[old]  # ...and as many older entries dropped
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stamp_lists_what_the_check_loaded_when_it_dropped_and_reimported_older_modules(
+        tmp_path: Path, mode: str) -> None:
+    """As many older entries gone as new ones came before the last one, imported again: counting
+    cannot tell, yet every file the check loaded must be in the stamp (a change to it, not seen)."""
+    files = {"app/__init__.py": "", "app/helper.py": "VALUE = 1\n", "app/main.py": _REIMPORTS_THE_LAST,
+             "preflight.yaml": "version: 1\nimports: [app.main]\n"}
+    root = write_tree(tmp_path, files)
+    stamp = tmp_path / "stamp.json"
+    result = run_cli(["check", "--mode", mode, "--stamp", str(stamp)], cwd=root)
+    assert result.returncode == 0 and result.report["mode"] == mode, result.report.get("mode_reason")
+    assert str(root / "app" / "helper.py") in json.loads(stamp.read_text())["inputs"]["files"]
+
+
 def test_stamp_still_checks_environment_variables(tmp_path: Path) -> None:
     files = {"app/__init__.py": "", "preflight.yaml": "version: 1\nenv:\n  required: [BENCH_TOKEN]\nimports: [app]\n"}
     root = write_tree(tmp_path, files)

@@ -140,11 +140,16 @@ class ModuleMark:
     def __init__(self) -> None:
         self.count = len(sys.modules)
         self.last = next(reversed(sys.modules), None)
+        self.module = sys.modules.get(self.last) if self.last is not None else None
 
     def since(self) -> list[str] | None:
         """The modules imported since, oldest first; ``None`` when a module loaded before was removed
         (or imported again) since, so that those after the mark are not exactly the new ones, or
-        when a thread of the application imported one during the walk."""
+        when a thread of the application imported one during the walk. The last one imported again
+        would stop the walk early, and as many older ones removed would hide that from the count:
+        its module object tells (only putting that very object back goes unseen)."""
+        if self.last is not None and sys.modules.get(self.last, _ABSENT) is not self.module:
+            return None
         names: list[str] = []
         try:
             for name in reversed(sys.modules):
