@@ -204,6 +204,47 @@ def test_stamp_skips_reimport_until_something_changes(tmp_path: Path) -> None:
         "circular_import", "app/core/errors_service.py", 3)
 
 
+def test_a_check_that_imports_nothing_new_adds_no_file_to_the_stamp(tmp_path: Path) -> None:
+    """``json`` is loaded before the check imports it: the check loaded nothing, so the stamp lists
+    none of what the interpreter had already (preflight's own script among them)."""
+    root = write_tree(tmp_path, {"app/__init__.py": "", "preflight.yaml": "version: 1\nimports: [app, json]\n"})
+    stamp = tmp_path / "stamp.json"
+    assert run_cli(["check", "--mode", "fresh", "--stamp", str(stamp)], cwd=root).returncode == 0
+    files = json.loads(stamp.read_text())["inputs"]["files"]
+    assert not [f for f in files if "preflight" in Path(f).parts], files
+
+
+_REIMPORTS_THE_LAST = """
+    import importlib
+    import sys
+
+    names = list(sys.modules)
+    last = names[names.index("app") - 1]  # the last module loaded before the check began
+    import app.helper  # noqa: E402
+
+    del sys.modules[last]
+    importlib.import_module(last)  # the last imported again: after app and app.helper...
+    now = list(sys.modules)
+    before_last = now.index(last) - now.index("app") - 1  # app.main goes to the end once imported
+    for old in [n for n in names[:names.index(last)] if "." not in n and n not in sys.builtin_module_names][-before_last:]:
+        del sys.modules[old]  # ...and as many older entries dropped
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stamp_lists_what_the_check_loaded_when_it_dropped_and_reimported_older_modules(
+        tmp_path: Path, mode: str) -> None:
+    """As many older entries gone as new ones came before the last one, imported again: counting
+    cannot tell, yet every file the check loaded must be in the stamp (a change to it, not seen)."""
+    files = {"app/__init__.py": "", "app/helper.py": "VALUE = 1\n", "app/main.py": _REIMPORTS_THE_LAST,
+             "preflight.yaml": "version: 1\nimports: [app.main]\n"}
+    root = write_tree(tmp_path, files)
+    stamp = tmp_path / "stamp.json"
+    result = run_cli(["check", "--mode", mode, "--stamp", str(stamp)], cwd=root)
+    assert result.returncode == 0 and result.report["mode"] == mode, result.report.get("mode_reason")
+    assert str(root / "app" / "helper.py") in json.loads(stamp.read_text())["inputs"]["files"]
+
+
 def test_stamp_still_checks_environment_variables(tmp_path: Path) -> None:
     files = {"app/__init__.py": "", "preflight.yaml": "version: 1\nenv:\n  required: [BENCH_TOKEN]\nimports: [app]\n"}
     root = write_tree(tmp_path, files)
@@ -706,6 +747,43 @@ def test_what_the_zygote_read_from_a_file_is_kept_until_the_file_changes(tmp_pat
     assert result.returncode == 0 and result.report["mode"] == "zygote", result.report.get("mode_reason")
     pids = dict(line.split() for line in log.read_text().splitlines())
     assert pids["marker"] != pids["check"]  # imported by the zygote, before the check forked
+
+
+_MEANWHILE = """
+    import sys
+    import types
+
+    import app.gone
+
+
+    def meanwhile(frame, event, arg):
+        \"\"\"Stands for a thread of the application that imports a module, or drops one (a failed
+        import), at the moment preflight goes over what this import loaded: there, exactly.\"\"\"
+        if frame.f_code.co_name != "since":
+            return
+        if {change!r} == "adds" and event == "c_call" and getattr(arg, "__name__", "") == "append":
+            sys.modules["app_added"] = types.ModuleType("app_added")
+        elif {change!r} == "drops" and event == "return":
+            del sys.modules["app.gone"]
+        else:
+            return
+        sys.setprofile(None)
+
+
+    sys.setprofile(meanwhile)
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("change", ["adds", "drops"])
+def test_a_module_added_or_dropped_while_the_check_lists_what_it_loaded(tmp_path: Path, mode: str, change: str) -> None:
+    """A thread the import started may change ``sys.modules`` while the check walks it: the check
+    still passes (no "dictionary changed size", no KeyError for a name gone since)."""
+    files = {"app/__init__.py": "", "app/gone.py": "", "app/main.py": _MEANWHILE.format(change=change),
+             "preflight.yaml": "version: 1\nimports: [app.main]\n"}
+    result = run_cli(["check", "--mode", mode], cwd=write_tree(tmp_path, files))
+    assert result.report["mode"] == mode, result.report.get("mode_reason")
+    assert result.returncode == 0, result.check("app.main")
 
 
 def test_events_longer_than_an_atomic_pipe_write_never_mix_with_a_helpers(tmp_path: Path) -> None:

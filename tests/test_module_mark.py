@@ -49,3 +49,15 @@ def test_cannot_tell_once_the_last_module_was_imported_again(scratch_modules) ->
     del sys.modules["_mark_last"]
     scratch_modules("_mark_last")
     assert mark.since() is None
+
+
+def test_cannot_tell_once_the_last_module_was_imported_again_and_as_many_older_ones_removed(scratch_modules) -> None:
+    """The walk back stops at the last one's new place; the count matches: the module object differs."""
+    scratch_modules("_mark_older")
+    scratch_modules("_mark_last")
+    mark = ModuleMark()
+    scratch_modules("_mark_between")
+    del sys.modules["_mark_older"]
+    del sys.modules["_mark_last"]
+    scratch_modules("_mark_last")
+    assert mark.since() is None

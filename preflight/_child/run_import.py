@@ -140,18 +140,27 @@ class ModuleMark:
     def __init__(self) -> None:
         self.count = len(sys.modules)
         self.last = next(reversed(sys.modules), None)
+        self.module = sys.modules.get(self.last) if self.last is not None else None
 
     def since(self) -> list[str] | None:
         """The modules imported since, oldest first; ``None`` when a module loaded before was removed
-        (or imported again) since, so that those after the mark are not exactly the new ones."""
+        (or imported again) since, so that those after the mark are not exactly the new ones, or
+        when a thread of the application imported one during the walk. The last one imported again
+        would stop the walk early, and as many older ones removed would hide that from the count:
+        its module object tells (only putting that very object back goes unseen)."""
+        if self.last is not None and sys.modules.get(self.last, _ABSENT) is not self.module:
+            return None
         names: list[str] = []
-        for name in reversed(sys.modules):
-            if name == self.last:
-                break
-            names.append(name)
-        else:
-            if self.last is not None:
-                return None
+        try:
+            for name in reversed(sys.modules):
+                if name == self.last:
+                    break
+                names.append(name)
+            else:
+                if self.last is not None:
+                    return None
+        except RuntimeError:  # dictionary changed size during iteration
+            return None
         if len(sys.modules) - len(names) != self.count:
             return None
         names.reverse()
@@ -199,8 +208,18 @@ def check_module(module: str, symbols: list[str]) -> dict:
         result["symbols"].append(entry)
     result["sys_path"] = list(sys.path)
     loaded = mark.since()  # None: some were removed; then all of them, a superset (the stamp wants every file)
-    result["loaded"] = [[name, attribute(sys.modules[name], "__file__")] for name in (loaded or list(sys.modules))]
+    result["loaded"] = _files(list(sys.modules) if loaded is None else loaded)  # list(): at once, whatever threads do
     return result
+
+
+def _files(names: list[str]) -> list[list]:
+    """``[name, __file__]`` of each of ``names`` still loaded (a thread may drop one meanwhile)."""
+    files = []
+    for name in names:
+        module = sys.modules.get(name, _ABSENT)
+        if module is not _ABSENT:
+            files.append([name, attribute(module, "__file__")])
+    return files
 
 
 _ABSENT = object()
