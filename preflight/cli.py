@@ -395,7 +395,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
         if trust is not None:  # before any thread: its hundreds of stat() calls would wait for the GIL
             path = trust or stamp.default_path(manifest_path)
-            found, distrust = stamp.verify(path, manifest_path, python, workdir, environ, args.python_options)
+            found, distrust = stamp.verify(path, manifest, python, workdir, environ, args.python_options)
             if found is not None:
                 report = stamp.trusted_report(manifest, found, path, python, environ, started, args.python_options)
                 return _publish(report, args, starting)

@@ -117,7 +117,7 @@ def check(
         from preflight import stamp
 
         loaded = stamp.loaded_files(outcomes.values(), (runner.zygote_report or {}).get("files", ()))
-        stamp.write(stamp_path, stamp.collect(manifest.path, interpreter, workdir, environ, probe, loaded,
+        stamp.write(stamp_path, stamp.collect(manifest, interpreter, workdir, environ, probe, loaded,
                                               options=python_options))
     return report
 

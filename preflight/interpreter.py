@@ -13,7 +13,7 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
-from preflight.server_imports import Named, console_script, gunicorn_worker
+from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -62,7 +62,9 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ)
     worker = _gunicorn_setting(args, environ, "worker_class", "-k", "--worker-class") if server == "gunicorn" else None
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
-    start = ServerStart(python, options, head, workdir, imports=(named,) if named else ())
+    application = app_target(server, args) if server in APP_SERVERS else None
+    imports = tuple(entry for entry in (named, application) if entry is not None)
+    start = ServerStart(python, options, head, workdir, imports=imports)
     return _under_env(start, env, started_in) if env is not None else start
 
 

@@ -1,8 +1,8 @@
-"""What the server command imports itself before any code the manifest lists: gunicorn's worker class
-(``-k uvicorn_worker.UvicornWorker``, ``-k gevent``) and the function a console script's launcher
-imports (``from mysvc.cli import main``). A start that would crash on them at once fails the gate
-instead: they are checked with the manifest's imports, each failure saying which part of the command
-named it (``details.named_by``)."""
+"""What the server command imports itself: gunicorn's worker class (``-k uvicorn_worker.UvicornWorker``,
+``-k gevent``), the function a console script's launcher imports (``from mysvc.cli import main``) and
+the application object an ASGI/WSGI server loads (``uvicorn app.main:app``). A start that would crash
+on them at once fails the gate instead: they are checked with the manifest's imports, each failure
+saying which part of the command named it (``details.named_by``)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,33 @@ _GUNICORN_WORKERS = {
 _LAUNCHER = re.compile(r"^from ([A-Za-z_][\w.]*) import (\w+)\s*$.*^\s+sys\.exit\((\2(?:\.\w+)*)\(\)\)", re.M | re.S)
 
 
+# ``module:attribute`` as these servers take their application (gunicorn's ``create_app()`` too); a
+# host:port (``localhost:8000``, ``unix:/run/app.sock``) never matches: its part after ':' is no name
+_APP_TARGET = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(.*\))?")
+APP_SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "granian"})
+
+
 class Named(NamedTuple):
-    """A module (and attribute) the server command names, and how it names it."""
+    """A module (and attribute) the server command names, how it names it, and whether it is the
+    application's own code (else a library's: not one of the application's modules)."""
 
     module: str
     symbol: str
     named_by: str
+    application: bool = False
+
+
+def app_target(server: str, args: list[str]) -> Named | None:
+    """The application object ``server`` (one of ``APP_SERVERS``) loads: its first argument written
+    ``module:attribute`` (``uvicorn app.main:app``, ``gunicorn 'app:create_app()'``); None without one
+    (gunicorn's ``wsgi_app`` in a config file, a module without ``:attribute``)."""
+    for word in args:
+        if word == "--":
+            continue
+        found = _APP_TARGET.fullmatch(word)
+        if found and not word.startswith("-"):
+            return Named(found[1], found[2], f"{server}'s application ({word})", application=True)
+    return None
 
 
 def gunicorn_worker(worker_class: str) -> Named | None:
@@ -54,7 +75,8 @@ def console_script(path: str) -> Named | None:
     found = _LAUNCHER.search(text)
     if found is None:
         return None
-    return Named(found[1], found[3], f"the console script {path} (from {found[1]} import {found[2]})")
+    return Named(found[1], found[3], f"the console script {path} (from {found[1]} import {found[2]})",
+                 application=True)
 
 
 def merge(manifest: Manifest, named: tuple[Named, ...]) -> Manifest:
@@ -63,7 +85,8 @@ def merge(manifest: Manifest, named: tuple[Named, ...]) -> Manifest:
     for entry in named:
         index = next((i for i, t in enumerate(imports) if t.module == entry.module), None)
         if index is None:
-            imports.append(ImportTarget(entry.module, (entry.symbol,), manifest.timeout, named_by=entry.named_by))
+            library = None if entry.application else entry.named_by  # a library's: not the application's
+            imports.append(ImportTarget(entry.module, (entry.symbol,), manifest.timeout, named_by=library))
         elif entry.symbol not in imports[index].symbols:
             imports[index] = dataclasses.replace(imports[index], symbols=(*imports[index].symbols, entry.symbol))
     return dataclasses.replace(manifest, imports=tuple(imports))

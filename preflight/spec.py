@@ -17,7 +17,7 @@ class ImportTarget:
     module: str
     symbols: tuple[str, ...] = ()
     timeout: float = 10.0
-    named_by: str | None = None  # not the manifest's: the server command imports it (``server_imports``)
+    named_by: str | None = None  # a library's module the server command names (``server_imports``): not the application's
 
 
 @dataclass(frozen=True)

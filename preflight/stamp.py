@@ -39,10 +39,16 @@ def default_path(manifest_path: str) -> str:
                                                             DEFAULT_NAME)
 
 
-def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping[str, str],
+def checked_targets(manifest: Manifest) -> list[list]:
+    """What the import checks covered: each module and its symbols, the manifest's and those the server
+    command names (``server_imports``), which its bytes do not show."""
+    return sorted([t.module, sorted(t.symbols)] for t in manifest.imports)
+
+
+def collect(manifest: Manifest, interpreter: str, workdir: str, environ: Mapping[str, str],
             probe: dict[str, Any], loaded: Iterable[str], options: Iterable[str] = ()) -> dict[str, Any]:
-    """The fingerprint after a passing check: ``probe`` from ``inspect_env``, ``loaded`` files,
-    the interpreter's ``options``."""
+    """The fingerprint after a passing check of ``manifest``: ``probe`` from ``inspect_env``,
+    ``loaded`` files, the interpreter's ``options``."""
     libraries = tuple(d.rstrip(os.sep) + os.sep for d in probe.get("library_dirs") or ())
     files: dict[str, list] = {}
     app_dirs: set[str] = set()
@@ -61,7 +67,8 @@ def collect(manifest_path: str, interpreter: str, workdir: str, environ: Mapping
         "preflight": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "inputs": {
-            "manifest": _sha256(manifest_path),
+            "manifest": _sha256(manifest.path),
+            "targets": checked_targets(manifest),
             "interpreter": _interpreter(interpreter),
             "options": list(options),
             "workdir": os.path.realpath(workdir),
@@ -83,7 +90,7 @@ def write(path: str, stamp: dict[str, Any]) -> None:
                          tip="point --stamp (or PREFLIGHT_STAMP) at a writable file path") from None
 
 
-def verify(path: str, manifest_path: str, interpreter: str, workdir: str, environ: Mapping[str, str],
+def verify(path: str, manifest: Manifest, interpreter: str, workdir: str, environ: Mapping[str, str],
            options: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str | None]:
     """``(stamp, None)`` when nothing it covers changed, else ``(None, what changed)``."""
     try:
@@ -96,8 +103,10 @@ def verify(path: str, manifest_path: str, interpreter: str, workdir: str, enviro
         return None, f"unreadable stamp {path}: {exc}"
     if stamp.get("format") != FORMAT or stamp.get("preflight") != __version__:
         return None, "the stamp was written by another preflight version"
-    if inputs["manifest"] != _sha256(manifest_path):
+    if inputs["manifest"] != _sha256(manifest.path):
         return None, "the manifest changed"
+    if inputs.get("targets") != checked_targets(manifest):
+        return None, "the imports to check differ (the server command names others than at the stamp's check)"
     if inputs["interpreter"] != _interpreter(interpreter):
         return None, f"the interpreter changed ({interpreter})"
     if inputs.get("options") != list(options):

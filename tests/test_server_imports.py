@@ -47,7 +47,7 @@ def test_an_installed_gunicorn_worker_class_passes_and_the_server_starts(tmp_pat
     root = service_tree(tmp_path, APP, ["app.main"])
     result = run_cli(["run", "--", gunicorn, "-k", "gthread", "--check-config", "app.main:app"], root)
     assert result.returncode == 0, result.stderr
-    assert [c["target"] for c in result.report["checks"]] == ["app.main"]  # gthread needs nothing more
+    assert [c["target"] for c in result.report["checks"]] == ["app.main", "app.main:app"]  # gthread: nothing more
     result = run_cli(["check", "--", gunicorn, "-k", "gunicorn.workers.sync.SyncWorker", "app.main:app"], root)
     assert result.returncode == 0, result.stderr
     assert result.check("gunicorn.workers.sync:SyncWorker", kind="symbol")["status"] == "passed"
@@ -89,3 +89,42 @@ def test_a_library_the_command_names_is_not_taken_for_application_code(tmp_path)
     assert result.report["mode"] == "zygote", result.report.get("mode_reason")
     assert result.check("uvicorn.workers:UvicornWorker", kind="symbol")["status"] == "passed"
     assert result.report["zygote"]["preloaded"] >= 1  # uvicorn, as without -k (it was taken for the app's)
+
+
+ASGI = {"app/__init__.py": "", "app/main.py": "async def app(scope, receive, send):\n    pass\n"}
+
+
+@pytest.mark.parametrize("target, cause", [("app.mian:app", "module_not_found"), ("app.main:ap", "symbol_missing")])
+def test_the_application_the_server_loads_is_checked_though_the_manifest_lists_another(tmp_path, target, cause):
+    """A typo in CMD's target crashed uvicorn at once behind a passing gate."""
+    root = service_tree(tmp_path, ASGI, ["app.main"])
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    command = [uvicorn, target, "--host", "127.0.0.1", "--port", "0"]
+    result = run_cli(["run", "--", *command], root)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    failing = [c for c in result.report["checks"] if c["status"] == "failed"]
+    assert [c["cause"] for c in failing] == [cause], failing
+    assert failing[0]["details"]["named_by"] == f"uvicorn's application ({target})"
+    if cause == "symbol_missing":
+        assert failing[0]["details"]["did_you_mean"] == ["app"]
+
+
+def test_a_host_and_port_is_not_taken_for_the_application(tmp_path):
+    gunicorn = gunicorn_or_skip()
+    root = service_tree(tmp_path, APP, ["app.main"])
+    result = run_cli(["check", "--", gunicorn, "--bind", "localhost:8000", "--statsd-host", "unix:/run/s.sock",
+                      "app.main:app"], root)
+    assert result.returncode == 0, result.stderr
+    assert [c["target"] for c in result.report["checks"] if c["kind"] in ("import", "symbol")] == ["app.main", "app.main:app"]
+
+
+def test_a_stamp_trusts_no_import_it_did_not_check(tmp_path):
+    """Stamped without the server command, a start with one must check what the command names: the
+    stamp's manifest is the same, its checks are not."""
+    root = service_tree(tmp_path, ASGI, ["app.main"])
+    assert run_cli(["check", "--stamp"], root).returncode == 0
+    uvicorn = str(Path(sys.executable).parent / "uvicorn")
+    result = run_cli(["run", "--trust-stamp", "--", uvicorn, "app.main:ap", "--port", "0"], root)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.report["mode"] != "stamp" and "server command names" in result.report["mode_reason"]
+    assert result.check("app.main:ap", kind="symbol")["cause"] == "symbol_missing"
