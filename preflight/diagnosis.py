@@ -7,7 +7,6 @@ see ``native``).
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
 from preflight.spec import ImportTarget
+from preflight.suggest import close_names
 
 
 @dataclass
@@ -139,7 +139,7 @@ def _symbol(target: ImportTarget, entry: dict[str, Any], ctx: Context) -> r.Chec
 
 def _attribute_missing(check: r.Check, target: ImportTarget, entry: dict[str, Any], owner: str, name: str) -> None:
     """``module:obj.attr`` where ``obj`` (not a module) lacks ``attr``: name the object, not the module."""
-    close = difflib.get_close_matches(name, entry.get("candidates") or [], n=3, cutoff=0.6)
+    close = close_names(name, entry.get("candidates") or [])
     module_file = (entry.get("modules", {}).get(target.module) or {}).get("file")
     bound = entry["owner"].split(".")[0]
     check.file = module_file
@@ -448,7 +448,7 @@ def _portion_fix(module: str, loaded: str, portion: str, locations: list[str]) -
 def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx: Context) -> None:
     state = facts.get("modules", {}).get(module, {})
     candidates = facts.get("candidates") or state.get("candidates") or []
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    close = close_names(name, candidates)
     where = state.get("file") or facts.get("obj_file") or facts.get("path")
     check.cause = "symbol_missing"
     check.details.update(module=module, name=name, module_file=where, did_you_mean=close)

@@ -9,11 +9,11 @@ applied the configuration; ``diagnosis`` follows the chain through these wrapper
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any
 
 from preflight import report as r
+from preflight.suggest import close_names
 
 _CONFIG_FILE = os.sep + os.path.join("logging", "config.py")
 
@@ -49,7 +49,7 @@ def missing_attribute(check: r.Check, facts: dict[str, Any]) -> bool:
     state = (facts.get("modules") or {}).get(owner) or {}
     if not state.get("loaded") or os.path.basename(state.get("file") or "__init__.py") == "__init__.py":
         return False  # the module is missing, or a package whose submodule it may be: diagnosis says which
-    close = difflib.get_close_matches(attribute, state.get("candidates") or [], n=3, cutoff=0.6)
+    close = close_names(attribute, state.get("candidates") or [])
     check.cause = "symbol_missing"
     check.error_type = "AttributeError"
     check.message = f"{owner} has no attribute {attribute!r}"

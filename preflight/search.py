@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
+
+from preflight import suggest
 
 MAX_DEPTH = 4
 MAX_DIRS = 4000
@@ -171,4 +172,4 @@ def close_names(name: str, directories: list[str]) -> list[str]:
                 stems.add(entry[:-3])
             elif entry.isidentifier() and os.path.isdir(os.path.join(directory, entry)) and entry != "__pycache__":
                 stems.add(entry)
-    return difflib.get_close_matches(last, sorted(stems - {last, "__init__"}), n=3, cutoff=0.75)
+    return suggest.close_names(last, sorted(stems - {last, "__init__"}), cutoff=0.75)

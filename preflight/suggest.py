@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Iterable
+
+
+def close_names(given: str, names: Iterable[str], cutoff: float = 0.6) -> list[str]:
+    """Up to three of ``names`` most like ``given`` (an attribute, a module's last part), best first:
+    the did-you-mean of a missing symbol or module, where one of many may be meant."""
+    return difflib.get_close_matches(given, list(names), n=3, cutoff=cutoff)
 
 
 def closest(given: str, names: Iterable[str]) -> str | None:
