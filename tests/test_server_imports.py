@@ -128,3 +128,15 @@ def test_a_stamp_trusts_no_import_it_did_not_check(tmp_path):
     assert result.returncode == 1 and result.stdout == "", result.stderr
     assert result.report["mode"] != "stamp" and "server command names" in result.report["mode_reason"]
     assert result.check("app.main:ap", kind="symbol")["cause"] == "symbol_missing"
+
+
+def test_a_stamp_written_with_the_server_command_is_trusted_for_it(tmp_path):
+    """The README's pattern: `check --stamp -- CMD` at build, `run --trust-stamp -- CMD` at start, with a
+    manifest that lists the module but not the object the server loads."""
+    gunicorn = gunicorn_or_skip()
+    root = service_tree(tmp_path, APP, ["app.main"])
+    command = [gunicorn, "--check-config", "app.main:app"]
+    assert run_cli(["check", "--stamp", "--", *command], root).returncode == 0
+    result = run_cli(["run", "--trust-stamp", "--", *command], root)
+    assert result.returncode == 0, result.stderr
+    assert result.report["mode"] == "stamp", result.report.get("mode_reason")
