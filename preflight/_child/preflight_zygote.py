@@ -187,14 +187,16 @@ class _Server:
         self.preloading = True
         steps = [*self.scanner.order([self.needs[run["key"]] for run in self.waiting]),
                  *((name, None) for name in message.get("remembered") or ())]
-        for index, (name, names) in enumerate(steps):
+        later = {name: names for name, names in steps if names is not None}  # steps not done yet
+        for name, names in steps:
             if names is None:  # remembered: after everything the checks are known to need
                 if name in sys.modules or not _attempt(name, self.remembered, []):
                     continue
                 self.done.add(name)
             else:
+                later.pop(name, None)
                 self._preload(name, names)
-                self._done_already(steps[index + 1:])
+                self._done_already(later)
             if not self.service(block=False):
                 return 0
             if self.unsafe:
@@ -425,14 +427,15 @@ class _Server:
                     _attempt(f"{name}.{attr}", self.preloaded, self.failed)
         self.done.add(name)
 
-    def _done_already(self, later: list[tuple[str, list[str] | None]]) -> None:
-        """Mark the later steps an earlier one has imported with everything they name (``sqlalchemy``
-        with ``sqlalchemy.orm``), so that the runs needing them need not wait for their turn."""
-        for name, names in later:
+    def _done_already(self, later: dict[str, list[str]]) -> None:
+        """Mark (and drop from ``later``) the steps an earlier one has imported with everything they
+        name (``sqlalchemy`` with ``sqlalchemy.orm``), so that the runs needing them need not wait
+        for their turn. Only imported modules are looked at, each until it is done."""
+        for name, names in list(later.items()):
             module = sys.modules.get(name)
-            if names is not None and module is not None and name not in self.done and \
-                    all(run_import.has_attribute(module, attr) for attr in names):
+            if module is not None and all(run_import.has_attribute(module, attr) for attr in names):
                 self.done.add(name)
+                del later[name]
 
     def terminate(self, signum: int, frame: object) -> None:
         """SIGTERM: kill every fork this process made (helpers get the same signal) and leave."""
