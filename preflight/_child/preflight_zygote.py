@@ -149,6 +149,7 @@ class _Server:
         self.weights: dict[str, int] = {}  # run key -> how much of the application its module imports
         self.is_helper = False
         self.helper_forked = 0.0  # time.monotonic() of the last helper's fork
+        self.steps_left = 0  # preload steps read from the application's imports, not run yet
         self.results: dict[int, str] = {}  # pidfd of a fork run here -> its result file
         self.unread: list[str] = []  # result files of finished (or handed out) runs, to learn from
         self.tried: set[str] = set()  # modules learned or ruled out
@@ -188,6 +189,7 @@ class _Server:
         steps = [*self.scanner.order([self.needs[run["key"]] for run in self.waiting]),
                  *((name, None) for name in message.get("remembered") or ())]
         later = {name: names for name, names in steps if names is not None}  # steps not done yet
+        self.steps_left = len(later)
         for name, names in steps:
             if names is None:  # remembered: after everything the checks are known to need
                 if name in sys.modules or not _attempt(name, self.remembered, []):
@@ -195,6 +197,7 @@ class _Server:
                 self.done.add(name)
             else:
                 later.pop(name, None)
+                self.steps_left -= 1
                 self._preload(name, names)
                 self._done_already(later)
             if not self.service(block=False):
@@ -271,16 +274,18 @@ class _Server:
 
     def _hand_to_helper(self, eligible: list[dict]) -> None:
         """While preloading: fork a helper for the runs that may start. When a core is free now, the
-        helper takes that token along; else it waits for one, but only where another core exists and
-        no helper was forked in the last ``_HELPER_GAP`` seconds; till then they wait for the next step. A fork of this
+        helper takes that token along; else it waits for one, but only where another core exists, a
+        step read from the imports is left (the learned ones after them are short) and no helper was
+        forked in the last ``_HELPER_GAP`` seconds; till then they wait for the next step. A fork of this
         process is not free for it: each of its imports after a fork pays copy-on-write faults. Yet a
         run left for this zygote waits for the whole preload, and a core may idle all that time."""
         assert self.tokens is not None
         if len(self.helpers) >= _MAX_HELPERS:
             return  # these wait for a later helper, or for this zygote
         in_hand = self.tokens.take()
-        if not in_hand and (self.workers < 2 or time.monotonic() - self.helper_forked < _HELPER_GAP):
-            return  # on one core no token comes back before the preload ends: it would only wait
+        waited = time.monotonic() - self.helper_forked
+        if not in_hand and (self.workers < 2 or not self.steps_left or waited < _HELPER_GAP):
+            return  # one core: no token comes back before the preload ends; no step left: it ends soon
         self.unsafe = self._unsafe()
         if self.unsafe:
             if in_hand:
