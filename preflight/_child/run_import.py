@@ -343,6 +343,9 @@ def _facts(exc: BaseException) -> dict:
     django = _django_settings()
     if django:
         facts["django_settings"] = django
+    system = _system_facts(exc)
+    if system:
+        facts["system"] = system
     if not (isinstance(exc, ImportError) and exc.path):
         extension = _extension_being_imported(exc.__traceback__)
         if extension:
@@ -379,6 +382,36 @@ def _extension_being_imported(tb) -> str | None:
     except Exception:
         return None
     return None
+
+
+def _system_facts(exc: BaseException) -> dict | None:
+    """What the image's operating system lacked, when the failure was a lookup in it: a time zone
+    (zoneinfo)."""
+    try:
+        if type(exc).__name__ == "ZoneInfoNotFoundError":
+            return {"timezone": _timezone_facts(exc.__traceback__)}
+    except Exception:
+        return None
+    return None
+
+
+def _timezone_facts(tb) -> dict:
+    """The key asked for, where zoneinfo looked, and whether any time zone database is there at all."""
+    key = None
+    while tb is not None:
+        local = tb.tb_frame.f_locals.get("key")
+        if isinstance(local, str) and "zoneinfo" in tb.tb_frame.f_code.co_filename:
+            key = local
+        tb = tb.tb_next
+    module = sys.modules.get("zoneinfo") or sys.modules.get("backports.zoneinfo")
+    tzpath = [p for p in attribute(module, "TZPATH", ()) or () if isinstance(p, str)]
+    tzdata = importlib.util.find_spec("tzdata") is not None
+    found = [p for p in tzpath if os.path.isfile(os.path.join(p, "UTC"))]
+    available: list = []
+    if found or tzdata:
+        available = sorted(attribute(module, "available_timezones", lambda: set())())
+    return {"key": key, "tzpath": tzpath, "tzdata": tzdata, "database": found[0] if found else None,
+            "available": available[:2000]}
 
 
 def _django_settings() -> dict | None:

@@ -1,0 +1,47 @@
+"""Lookups in the image's operating system that fail at import only in a container: a time zone the
+image has no database for (slim images ship without tzdata).
+
+These are image problems, not code bugs, so the hint names what to install or set in the image. The
+facts (``facts["system"]``) come from the check interpreter: the key asked for and where it was
+looked for; never from the exception's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preflight import report as r
+from preflight.suggest import close_names
+
+
+def diagnose(check: r.Check, facts: dict[str, Any]) -> bool:
+    """A time zone the image lacks; False when the failure is not one."""
+    system = facts.get("system") or {}
+    where = f"{check.file}:{check.line}" if check.file else "code run by the import"
+    if "timezone" in system:
+        _timezone(check, system["timezone"], where)
+    else:
+        return False
+    return True
+
+
+def _timezone(check: r.Check, tz: dict[str, Any], where: str) -> None:
+    key = tz.get("key") or "?"
+    check.cause = "timezone_missing"
+    check.details.update(key=key, tzpath=tz.get("tzpath") or [], database=tz.get("database"),
+                         tzdata_installed=bool(tz.get("tzdata")))
+    if not tz.get("database") and not tz.get("tzdata"):
+        looked = ", ".join(tz.get("tzpath") or []) or "nowhere (TZPATH is empty)"
+        check.hint = (f"{where} looks up the time zone {key!r} at import, and this image has no time zone "
+                      f"database at all (zoneinfo looked in {looked}; the tzdata distribution is not installed): "
+                      f"slim and distroless images ship without one. Add tzdata to the requirements "
+                      f"(pip install tzdata), or install the OS package in the runtime stage (apt-get install "
+                      f"tzdata, apk add tzdata)")
+        return
+    close = close_names(key, tz.get("available") or [])
+    check.details["did_you_mean"] = close
+    suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    check.hint = (f"{where} looks up the time zone {key!r} at import, and the time zone database here "
+                  f"({tz.get('database') or 'the tzdata distribution'}) has no such key.{suggestion} Fix the "
+                  f"name, or update tzdata if the zone is newer than the database")
+
