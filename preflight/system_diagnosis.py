@@ -1,8 +1,8 @@
 """Lookups in the image's operating system that fail at import only in a container: a time zone the
-image has no database for (slim images ship without tzdata).
+image has no database for (slim images ship without tzdata) and a locale it never generated.
 
 These are image problems, not code bugs, so the hint names what to install or set in the image. The
-facts (``facts["system"]``) come from the check interpreter: the key asked for and where it was
+facts (``facts["system"]``) come from the check interpreter: the key or locale asked for and where it was
 looked for; never from the exception's message.
 """
 
@@ -15,11 +15,13 @@ from preflight.suggest import close_names
 
 
 def diagnose(check: r.Check, facts: dict[str, Any]) -> bool:
-    """A time zone the image lacks; False when the failure is not one."""
+    """A time zone or locale the image lacks; False when the failure is none of those."""
     system = facts.get("system") or {}
     where = f"{check.file}:{check.line}" if check.file else "code run by the import"
     if "timezone" in system:
         _timezone(check, system["timezone"], where)
+    elif "locale" in system:
+        _locale(check, system["locale"], where)
     else:
         return False
     return True
@@ -44,4 +46,21 @@ def _timezone(check: r.Check, tz: dict[str, Any], where: str) -> None:
     check.hint = (f"{where} looks up the time zone {key!r} at import, and the time zone database here "
                   f"({tz.get('database') or 'the tzdata distribution'}) has no such key.{suggestion} Fix the "
                   f"name, or update tzdata if the zone is newer than the database")
+
+
+def _locale(check: r.Check, loc: dict[str, Any], where: str) -> None:
+    name = loc.get("requested")
+    check.cause = "locale_missing"
+    check.details.update(locale=name, category=loc.get("category"), variable=loc.get("variable"),
+                         c_utf8_available=bool(loc.get("c_utf8")))
+    what = f"the locale {name!r}" if name else "a locale"
+    via = f" (named by ${loc['variable']})" if loc.get("variable") else ""
+    fallback = " C.UTF-8 is available, if the code only needs UTF-8." if loc.get("c_utf8") else ""
+    generate = ""
+    if name and "." in name:
+        language, charset = name.split(".", 1)
+        generate = f" && localedef -i {language} -f {charset} {name}"
+    check.hint = (f"{where} sets {what}{via} at import, and this image does not have it: slim images carry "
+                  f"only C, POSIX and C.UTF-8. Generate it in the runtime stage (Debian/Ubuntu: apt-get install "
+                  f"locales{generate}), or set a locale the image has.{fallback}")
 

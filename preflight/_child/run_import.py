@@ -386,10 +386,12 @@ def _extension_being_imported(tb) -> str | None:
 
 def _system_facts(exc: BaseException) -> dict | None:
     """What the image's operating system lacked, when the failure was a lookup in it: a time zone
-    (zoneinfo)."""
+    (zoneinfo), or a locale (``locale.Error``)."""
     try:
         if type(exc).__name__ == "ZoneInfoNotFoundError":
             return {"timezone": _timezone_facts(exc.__traceback__)}
+        if type(exc).__name__ == "Error" and type(exc).__module__ == "locale":
+            return {"locale": _locale_facts(exc.__traceback__)}
     except Exception:
         return None
     return None
@@ -412,6 +414,32 @@ def _timezone_facts(tb) -> dict:
         available = sorted(attribute(module, "available_timezones", lambda: set())())
     return {"key": key, "tzpath": tzpath, "tzdata": tzdata, "database": found[0] if found else None,
             "available": available[:2000]}
+
+
+def _locale_facts(tb) -> dict:
+    """The locale name ``setlocale`` was asked for (from the environment when asked for ""), and
+    whether this system has ``C.UTF-8``."""
+    import locale
+
+    requested, category = None, None
+    while tb is not None:
+        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+        if code.co_name == "setlocale" and code.co_filename.endswith("locale.py"):
+            requested, category = names.get("locale"), names.get("category")
+        tb = tb.tb_next
+    categories = {getattr(locale, n): n for n in dir(locale) if n.startswith("LC_") and isinstance(getattr(locale, n), int)}
+    category_name = categories.get(category)
+    variable = None
+    if requested == "":  # the environment names it: LC_ALL, then the category's variable, then LANG
+        variable = next((n for n in ("LC_ALL", category_name, "LANG") if n and os.environ.get(n)), None)
+        requested = os.environ.get(variable) if variable else None
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
+        c_utf8 = True
+    except locale.Error:
+        c_utf8 = False
+    return {"requested": requested if isinstance(requested, str) else None, "category": category_name,
+            "variable": variable, "c_utf8": c_utf8}
 
 
 def _django_settings() -> dict | None:
