@@ -1,9 +1,10 @@
 """Lookups in the image's operating system that fail at import only in a container: a time zone the
-image has no database for (slim images ship without tzdata) and a locale it never generated.
+image has no database for (slim images ship without tzdata), a locale it never generated, and the
+passwd entry an arbitrary uid lacks (OpenShift, ``docker run --user N``).
 
 These are image problems, not code bugs, so the hint names what to install or set in the image. The
-facts (``facts["system"]``) come from the check interpreter: the key or locale asked for and where it was
-looked for; never from the exception's message.
+facts (``facts["system"]``) come from the check interpreter: the key or locale asked for, where it was
+looked for, and whether this uid has a passwd entry; never from the exception's message.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from preflight.suggest import close_names
 
 
 def diagnose(check: r.Check, facts: dict[str, Any]) -> bool:
-    """A time zone or locale the image lacks; False when the failure is none of those."""
+    """A time zone, locale or user the image lacks; False when the failure is none of those."""
     system = facts.get("system") or {}
     where = f"{check.file}:{check.line}" if check.file else "code run by the import"
     if "timezone" in system:
         _timezone(check, system["timezone"], where)
     elif "locale" in system:
         _locale(check, system["locale"], where)
+    elif "passwd" in system:
+        _user(check, system["passwd"], where)
     else:
         return False
     return True
@@ -64,3 +67,17 @@ def _locale(check: r.Check, loc: dict[str, Any], where: str) -> None:
                   f"only C, POSIX and C.UTF-8. Generate it in the runtime stage (Debian/Ubuntu: apt-get install "
                   f"locales{generate}), or set a locale the image has.{fallback}")
 
+
+def _user(check: r.Check, passwd: dict[str, Any], where: str) -> None:
+    uid, lookup = passwd.get("uid"), passwd.get("lookup")
+    check.cause = "user_unknown"
+    check.details.update(uid=uid, lookup=lookup)
+    if lookup == "getpass.getuser":
+        fix = ("Set $USER in the image (ENV USER=app) or the pod's env: getpass.getuser() reads $LOGNAME, $USER, "
+               "$LNAME and $USERNAME before the passwd file")
+    else:
+        fix = (f"Give uid {uid} an entry (in the image: a user with that uid, or /etc/passwd writable by the root "
+               f"group and an entrypoint that appends one; or nss_wrapper), or do not look the user up at import")
+    check.hint = (f"{where} looks up the user of uid {uid} ({lookup}) at import, and /etc/passwd has no entry "
+                  f"for it: the container runs under a uid the image does not know (OpenShift assigns an "
+                  f"arbitrary one; docker run --user {uid}). {fix}")

@@ -386,12 +386,16 @@ def _extension_being_imported(tb) -> str | None:
 
 def _system_facts(exc: BaseException) -> dict | None:
     """What the image's operating system lacked, when the failure was a lookup in it: a time zone
-    (zoneinfo), or a locale (``locale.Error``)."""
+    (zoneinfo), a locale (``locale.Error``), or this uid's passwd entry (``getpwuid``, ``getuser``)."""
     try:
         if type(exc).__name__ == "ZoneInfoNotFoundError":
             return {"timezone": _timezone_facts(exc.__traceback__)}
         if type(exc).__name__ == "Error" and type(exc).__module__ == "locale":
             return {"locale": _locale_facts(exc.__traceback__)}
+        if isinstance(exc, KeyError):
+            lookup = _passwd_lookup(exc.__traceback__)
+            if lookup and not _has_passwd_entry(os.getuid()):
+                return {"passwd": {"uid": os.getuid(), "lookup": lookup}}
     except Exception:
         return None
     return None
@@ -440,6 +444,41 @@ def _locale_facts(tb) -> dict:
         c_utf8 = False
     return {"requested": requested if isinstance(requested, str) else None, "category": category_name,
             "variable": variable, "c_utf8": c_utf8}
+
+
+def _passwd_lookup(tb) -> str | None:
+    """``getpass.getuser`` in the failing frames, or the passwd call the innermost frame's failing line
+    made (``pwd.getpwuid``, ``pwd.getpwnam``), read from its bytecode."""
+    innermost = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "getuser" and code.co_filename.endswith("getpass.py"):
+            return "getpass.getuser"
+        innermost, tb = tb, tb.tb_next
+    if innermost is None:
+        return None
+    try:
+        line, at = innermost.tb_lineno, None
+        for instruction in dis.get_instructions(innermost.tb_frame.f_code):
+            positions = getattr(instruction, "positions", None)  # 3.11+; before, the line an instruction starts
+            at = positions.lineno if positions else (instruction.starts_line or at)
+            if instruction.offset > innermost.tb_lasti:
+                break
+            if at == line and instruction.argval in ("getpwuid", "getpwnam"):
+                return f"pwd.{instruction.argval}"
+    except Exception:
+        return None
+    return None
+
+
+def _has_passwd_entry(uid: int) -> bool:
+    try:
+        import pwd
+
+        pwd.getpwuid(uid)
+        return True
+    except (ImportError, KeyError):
+        return False
 
 
 def _django_settings() -> dict | None:
