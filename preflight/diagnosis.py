@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight import (config_diagnosis, file_diagnosis, logging_diagnosis, native, network_diagnosis, newer_python,
-                       path_advice, relative_import, search, source)
+                       path_advice, relative_import, search, source, system_diagnosis)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -252,6 +252,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         _missing_name(check, facts["name"], name, facts, ctx)
     elif "AttributeError" in bases and facts.get("obj_module"):
         _missing_name(check, facts["obj_module"], facts.get("name") or "?", facts, ctx)
+    elif system_diagnosis.diagnose(check, facts):
+        pass
     elif "KeyError" in bases and _reads_environ(facts["frames"]):
         name = facts.get("key") or "?"
         check.cause = "env_missing"

@@ -343,6 +343,9 @@ def _facts(exc: BaseException) -> dict:
     django = _django_settings()
     if django:
         facts["django_settings"] = django
+    system = _system_facts(exc)
+    if system:
+        facts["system"] = system
     if not (isinstance(exc, ImportError) and exc.path):
         extension = _extension_being_imported(exc.__traceback__)
         if extension:
@@ -379,6 +382,103 @@ def _extension_being_imported(tb) -> str | None:
     except Exception:
         return None
     return None
+
+
+def _system_facts(exc: BaseException) -> dict | None:
+    """What the image's operating system lacked, when the failure was a lookup in it: a time zone
+    (zoneinfo), a locale (``locale.Error``), or this uid's passwd entry (``getpwuid``, ``getuser``)."""
+    try:
+        if type(exc).__name__ == "ZoneInfoNotFoundError":
+            return {"timezone": _timezone_facts(exc.__traceback__)}
+        if type(exc).__name__ == "Error" and type(exc).__module__ == "locale":
+            return {"locale": _locale_facts(exc.__traceback__)}
+        if isinstance(exc, KeyError):
+            lookup = _passwd_lookup(exc.__traceback__)
+            if lookup and not _has_passwd_entry(os.getuid()):
+                return {"passwd": {"uid": os.getuid(), "lookup": lookup}}
+    except Exception:
+        return None
+    return None
+
+
+def _timezone_facts(tb) -> dict:
+    """The key asked for, where zoneinfo looked, and whether any time zone database is there at all."""
+    key = None
+    while tb is not None:
+        local = tb.tb_frame.f_locals.get("key")
+        if isinstance(local, str) and "zoneinfo" in tb.tb_frame.f_code.co_filename:
+            key = local
+        tb = tb.tb_next
+    module = sys.modules.get("zoneinfo") or sys.modules.get("backports.zoneinfo")
+    tzpath = [p for p in attribute(module, "TZPATH", ()) or () if isinstance(p, str)]
+    tzdata = importlib.util.find_spec("tzdata") is not None
+    found = [p for p in tzpath if os.path.isfile(os.path.join(p, "UTC"))]
+    available: list = []
+    if found or tzdata:
+        available = sorted(attribute(module, "available_timezones", lambda: set())())
+    return {"key": key, "tzpath": tzpath, "tzdata": tzdata, "database": found[0] if found else None,
+            "available": available[:2000]}
+
+
+def _locale_facts(tb) -> dict:
+    """The locale name ``setlocale`` was asked for (from the environment when asked for ""), and
+    whether this system has ``C.UTF-8``."""
+    import locale
+
+    requested, category = None, None
+    while tb is not None:
+        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+        if code.co_name == "setlocale" and code.co_filename.endswith("locale.py"):
+            requested, category = names.get("locale"), names.get("category")
+        tb = tb.tb_next
+    categories = {getattr(locale, n): n for n in dir(locale) if n.startswith("LC_") and isinstance(getattr(locale, n), int)}
+    category_name = categories.get(category)
+    variable = None
+    if requested == "":  # the environment names it: LC_ALL, then the category's variable, then LANG
+        variable = next((n for n in ("LC_ALL", category_name, "LANG") if n and os.environ.get(n)), None)
+        requested = os.environ.get(variable) if variable else None
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
+        c_utf8 = True
+    except locale.Error:
+        c_utf8 = False
+    return {"requested": requested if isinstance(requested, str) else None, "category": category_name,
+            "variable": variable, "c_utf8": c_utf8}
+
+
+def _passwd_lookup(tb) -> str | None:
+    """``getpass.getuser`` in the failing frames, or the passwd call the innermost frame's failing line
+    made (``pwd.getpwuid``, ``pwd.getpwnam``), read from its bytecode."""
+    innermost = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "getuser" and code.co_filename.endswith("getpass.py"):
+            return "getpass.getuser"
+        innermost, tb = tb, tb.tb_next
+    if innermost is None:
+        return None
+    try:
+        line, at = innermost.tb_lineno, None
+        for instruction in dis.get_instructions(innermost.tb_frame.f_code):
+            positions = getattr(instruction, "positions", None)  # 3.11+; before, the line an instruction starts
+            at = positions.lineno if positions else (instruction.starts_line or at)
+            if instruction.offset > innermost.tb_lasti:
+                break
+            if at == line and instruction.argval in ("getpwuid", "getpwnam"):
+                return f"pwd.{instruction.argval}"
+    except Exception:
+        return None
+    return None
+
+
+def _has_passwd_entry(uid: int) -> bool:
+    try:
+        import pwd
+
+        pwd.getpwuid(uid)
+        return True
+    except (ImportError, KeyError):
+        return False
 
 
 def _django_settings() -> dict | None:
