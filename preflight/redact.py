@@ -37,6 +37,8 @@ _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG
            "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT",
            # a settings module's dotted name (mysite.settings), quoted in the hints that tell how to set it
            "DJANGO_SETTINGS_MODULE",
+           # where the CA certificates are: named in the hint when the image lacks them
+           "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
            # preflight's own settings: paths and choices, quoted in its own messages
            "PREFLIGHT_MANIFEST", "PREFLIGHT_REPORT", "PREFLIGHT_CACHE_DIR", "PREFLIGHT_STAMP", "PREFLIGHT_MODE",
            "PREFLIGHT_STATIC_ANALYSER"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, run_cli, service_tree
+from conftest import cli_env, free_port, run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 # As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
@@ -145,6 +145,50 @@ def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode)
     assert program["cause"] == "file_missing", program
     assert (program["file"], program["line"]) == (str(root / "app/version.py"), 3)
     assert "runs the program 'preflight-test-no-such-program'" in program["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_ca_bundle_missing_from_the_image_is_file_missing_at_the_line_that_made_the_context(tmp_path, mode):
+    """ssl's FileNotFoundError names no file: the bundle is read from ssl's ``cafile``, from the arguments of
+    ``load_verify_locations``, or from SSL_CERT_FILE through httpx. Was import_error "fix the code there"."""
+    bundle = tmp_path / "certs/custom/ca.pem"
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/tls.py": f"import ssl\n\nCONTEXT = ssl.create_default_context(cafile={str(bundle)!r})\n",
+        "app/direct.py": f"""
+            import ssl
+
+            BUNDLE = {str(bundle)!r}
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.load_verify_locations(BUNDLE)
+            """,
+        "app/client.py": "import httpx\n\nCLIENT = httpx.Client()\n",
+    }, ["app.tls", "app.direct", "app.client"])
+    env = cli_env(SSL_CERT_FILE=str(bundle))
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    for module, line, via in [("tls", 3, "ssl.create_default_context"), ("direct", 5, "load_verify_locations"),
+                              ("client", 3, "ssl.create_default_context")]:
+        check = result.check(f"app.{module}")
+        assert check["cause"] == "file_missing", check
+        assert (check["file"], check["line"]) == (str(root / f"app/{module}.py"), line)
+        assert check["details"]["path"] == str(bundle) and check["details"]["ca_bundle"] == via
+        assert check["details"]["exists_up_to"] == str(tmp_path)
+        assert "ca-certificates" in check["hint"] and "certifi" in check["hint"] and "fix the code" not in check["hint"]
+    assert result.check("app.client")["details"]["variable"] == "SSL_CERT_FILE"
+    assert "$SSL_CERT_FILE" in result.check("app.client")["hint"]
+
+
+def test_a_ca_bundle_given_to_requests_that_the_image_lacks_is_file_missing(tmp_path):
+    pytest.importorskip("requests")
+    bundle = tmp_path / "ca.pem"
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/fetch.py": f"import requests\n\nCONFIG = requests.get('https://127.0.0.1:9/', verify={str(bundle)!r})\n",
+    }, ["app.fetch"])
+    check = run_cli(["check"], root).check("app.fetch")
+    assert check["cause"] == "file_missing", check
+    assert (check["file"], check["line"]) == (str(root / "app/fetch.py"), 3)
+    assert check["details"]["path"] == str(bundle) and "ca-certificates" in check["hint"]
 
 
 @pytest.mark.parametrize("mode", MODES)
