@@ -5,6 +5,7 @@ cannot load. Each tree is built on disk and checked through the real CLI, in bot
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import importlib.util
 import os
 import re
@@ -59,6 +60,34 @@ def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(t
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed to drop root's override")
+def _without_a_temporary_directory(tmp_path: Path, root: Path, mode: str, extra: list[str]) -> dict:
+    """Check ``root`` as on a read-only root filesystem without a writable /tmp: /tmp, /var/tmp and the
+    working directory mounted read-only, TMPDIR, TEMP and TMP naming directories that do not exist. The
+    report goes to a writable mount of its own."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = ('mount --bind "$0" "$0" && for d in /tmp /var/tmp /usr/tmp "$1"; do [ -d "$d" ] || continue; '
+              'mount --rbind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 97; done; shift; exec "$@"')
+    gone = tmp_path / "gone"
+    env = cli_env(TMPDIR=str(gone / "tmpdir"), TEMP=str(gone / "temp"), TMP=str(gone / "tmp"))
+    result = run_cli(["check", "--mode", mode, "--report", str(out / "report.json"), *extra], root, env=env,
+                     report=False, prefix=["unshare", "-m", "sh", "-c", script, str(out), str(root)])
+    assert result.returncode != 97, result.stderr
+    assert (out / "report.json").exists(), result.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm")
+@pytest.mark.parametrize("mode", MODES)
+def test_the_gate_checks_where_no_temporary_directory_is_usable(tmp_path, mode):
+    """tempfile finds no usable directory: the gate keeps its results in /dev/shm. It used to end in a
+    traceback before checking anything."""
+    root = service_tree(tmp_path / "svc", {"app/__init__.py": "", "app/main.py": "VALUE = 1\n"}, ["app.main"])
+    report = _without_a_temporary_directory(tmp_path, root, mode, [])
+    assert report["ok"] is True, report
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
     """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""
