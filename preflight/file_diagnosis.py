@@ -1,7 +1,8 @@
 """Files the application's own code opens, writes or creates at import, and what the container's
 filesystem said: not readable by this user, not writable (a read-only root filesystem, a directory
 owned by root under a non-root ``USER``), or not there (a config file ``.dockerignore`` left out, a
-CA bundle a TLS context loads: ssl names no file, so the check interpreter reads it from the frames).
+CA bundle a TLS context loads: ssl names no file, so the check interpreter reads it from the frames),
+or, for tempfile, none of the directories it tried was usable (read from its frames too).
 
 A source file the import system itself could not read is not this module's: ``diagnosis`` names
 that one. Facts come from the ``OSError``'s ``errno`` and ``filename`` and from the file system as
@@ -26,6 +27,9 @@ def diagnose(check: r.Check, facts: dict[str, Any], workdir: str, uid: int | Non
     frames = facts.get("frames") or []
     if "OSError" in facts.get("bases", ()) and facts.get("ca_bundle"):
         _ca_bundle(check, facts["ca_bundle"], workdir)
+        return True
+    if "OSError" in facts.get("bases", ()) and facts.get("temp_dirs"):
+        _no_temp_dir(check, facts["temp_dirs"], uid)
         return True
     if "OSError" not in facts.get("bases", ()) or not isinstance(filename, str) or not filename:
         return False
@@ -108,6 +112,33 @@ def _ca_bundle(check: r.Check, bundle: dict[str, Any], workdir: str) -> None:
                   f"ca-certificates, apk add ca-certificates) or COPY the bundle there, point at certifi's bundle "
                   f"(python -m certifi), or set SSL_CERT_FILE (SSL_CERT_DIR for a directory) to a bundle the "
                   f"image has")
+
+
+def _no_temp_dir(check: r.Check, tried: list[dict[str, Any]], uid: int | None) -> None:
+    """tempfile found no usable directory (its error names none): ``write_denied`` when one it tried is
+    there but refused the write, ``file_missing`` when none of them exists."""
+    where = f"{check.file}:{check.line}" if check.file else "code run by the import"
+    there = [d for d in tried if d["exists"]]
+    check.cause = "write_denied" if there else "file_missing"
+    check.details.update(tried=[d["path"] for d in tried], absent=[d["path"] for d in tried if not d["exists"]],
+                         read_only=[d["path"] for d in there if d["read_only"]], uid=uid,
+                         read_only_filesystem=any(d["read_only"] for d in there))
+    why = "; ".join(_temp_dir_state(d, uid) for d in tried)
+    check.hint = (f"{where} asks tempfile for a temporary directory at import (mkdtemp, TemporaryFile, "
+                  f"gettempdir), and none of those it tried is usable: {why}. Mount a writable volume at /tmp "
+                  f"(a Kubernetes emptyDir, docker run --tmpfs /tmp), or set TMPDIR to a directory that exists "
+                  f"and uid {uid} may write")
+
+
+def _temp_dir_state(tried: dict[str, Any], uid: int | None) -> str:
+    named = f" (${tried['variable']})" if tried.get("variable") else ""
+    if not tried["exists"]:
+        return f"{tried['path']}{named} does not exist"
+    if tried["read_only"]:
+        return f"{tried['path']}{named} is on a read-only filesystem"
+    if not tried["writable"]:
+        return f"{tried['path']}{named} is not writable by uid {uid}"
+    return f"{tried['path']}{named} refused a file"
 
 
 def _unsearchable(path: str) -> str | None:

@@ -34,7 +34,7 @@ _DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
 _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
-           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT",
+           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TEMP", "TMP", "TZ", "SHLVL", "_", "PORT",
            # a settings module's dotted name (mysite.settings), quoted in the hints that tell how to set it
            "DJANGO_SETTINGS_MODULE",
            # where the CA certificates are: named in the hint when the image lacks them

@@ -88,6 +88,30 @@ def test_the_gate_checks_where_no_temporary_directory_is_usable(tmp_path, mode):
     assert report["ok"] is True, report
 
 
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm")
+@pytest.mark.parametrize("mode", MODES)
+def test_no_usable_temporary_directory_at_import_is_write_denied_naming_the_directories_tried(tmp_path, mode):
+    """tempfile's error names no file: the directories come from its frames. Was import_error "fix the code"."""
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/scratch.py": "import tempfile\n\nSCRATCH = tempfile.mkdtemp()\n",
+        "app/spool.py": "import tempfile\n\nSPOOL = tempfile.TemporaryFile()\n",
+    }, ["app.scratch", "app.spool"])
+    report = _without_a_temporary_directory(tmp_path, root, mode, [])
+    checks = {c["target"]: c for c in report["checks"]}
+    for module in ("scratch", "spool"):
+        check = checks[f"app.{module}"]
+        assert check["cause"] == "write_denied", check
+        assert (check["file"], check["line"]) == (str(root / f"app/{module}.py"), 3)
+        details = check["details"]
+        assert details["tried"][0] == str(tmp_path / "gone/tmpdir") and "/tmp" in details["tried"]
+        assert {"/tmp", str(root)} <= set(details["read_only"]) and details["read_only_filesystem"] is True
+        assert str(tmp_path / "gone/tmpdir") in details["absent"]
+        assert f"{tmp_path / 'gone/tmpdir'} ($TMPDIR) does not exist" in check["hint"]
+        assert "emptyDir" in check["hint"] and "TMPDIR" in check["hint"] and "fix the code" not in check["hint"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
     """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""

@@ -332,6 +332,9 @@ def _facts(exc: BaseException) -> dict:
         bundle = _ca_bundle(exc.__traceback__)
         if bundle:
             facts["ca_bundle"] = bundle
+        tried = _temp_dirs_tried(exc.__traceback__)
+        if tried:
+            facts["temp_dirs"] = tried
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
     if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
@@ -571,6 +574,31 @@ def _address(tb) -> list | None:
             found = [host, port]
         tb = tb.tb_next
     return found
+
+
+def _temp_dirs_tried(tb) -> list | None:
+    """The directories tempfile tried when it found none usable (``dirlist`` of its
+    ``_get_default_tempdir``), each as this user sees it: there, on a read-only filesystem, writable."""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "_get_default_tempdir" and code.co_filename.endswith("tempfile.py"):
+            dirs = tb.tb_frame.f_locals.get("dirlist")
+            return [_directory_state(d) for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else None
+        tb = tb.tb_next
+    return None
+
+
+def _directory_state(path: str) -> dict:
+    exists = os.path.isdir(path)
+    read_only = False
+    if exists:
+        try:
+            read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except OSError:
+            pass
+    return {"path": path, "exists": exists, "read_only": read_only,
+            "writable": exists and not read_only and os.access(path, os.W_OK | os.X_OK),
+            "variable": next((n for n in ("TMPDIR", "TEMP", "TMP") if os.environ.get(n) == path), None)}
 
 
 _BUNDLE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
