@@ -1,6 +1,8 @@
 """Files the application's own code opens, writes or creates at import, and what the container's
 filesystem said: not readable by this user, not writable (a read-only root filesystem, a directory
-owned by root under a non-root ``USER``), or not there (a config file ``.dockerignore`` left out).
+owned by root under a non-root ``USER``), or not there (a config file ``.dockerignore`` left out, a
+CA bundle a TLS context loads: ssl names no file, so the check interpreter reads it from the frames),
+or, for tempfile, none of the directories it tried was usable (read from its frames too).
 
 A source file the import system itself could not read is not this module's: ``diagnosis`` names
 that one. Facts come from the ``OSError``'s ``errno`` and ``filename`` and from the file system as
@@ -23,6 +25,12 @@ def diagnose(check: r.Check, facts: dict[str, Any], workdir: str, uid: int | Non
     """A file operation of the application's that the filesystem refused; False when it is not one."""
     filename = facts.get("filename")
     frames = facts.get("frames") or []
+    if "OSError" in facts.get("bases", ()) and facts.get("ca_bundle"):
+        _ca_bundle(check, facts["ca_bundle"], workdir)
+        return True
+    if "OSError" in facts.get("bases", ()) and facts.get("temp_dirs"):
+        _no_temp_dir(check, facts["temp_dirs"], uid)
+        return True
     if "OSError" not in facts.get("bases", ()) or not isinstance(filename, str) or not filename:
         return False
     if frames and _import_system(frames[-1]["file"]):
@@ -90,6 +98,47 @@ def _missing(check: r.Check, path: str, filename: str, where: str, workdir: str)
                   + (f", nor does {gone}" if gone else "")
                   + ". Check that .dockerignore or a COPY step did not leave it out, the working directory, "
                     "and that a directory the code writes into is created in the image")
+
+
+def _ca_bundle(check: r.Check, bundle: dict[str, Any], workdir: str) -> None:
+    """A TLS context loading a CA bundle the image lacks (ssl names no file: ``filename`` is None)."""
+    path = os.path.normpath(os.path.join(workdir, bundle["path"]))
+    where = f"{check.file}:{check.line}" if check.file else "code run by the import"
+    _missing(check, path, bundle["path"], where, workdir)
+    check.details.update(path=path, ca_bundle=bundle["via"], variable=bundle.get("variable"))
+    named = f" (named by ${bundle['variable']})" if bundle.get("variable") else ""
+    check.hint = (f"{where} makes a TLS context at import ({bundle['via']}) with the CA bundle {path}{named}, and "
+                  f"it is not in the image. Install the CA certificates in the runtime stage (apt-get install "
+                  f"ca-certificates, apk add ca-certificates) or COPY the bundle there, point at certifi's bundle "
+                  f"(python -m certifi), or set SSL_CERT_FILE (SSL_CERT_DIR for a directory) to a bundle the "
+                  f"image has")
+
+
+def _no_temp_dir(check: r.Check, tried: list[dict[str, Any]], uid: int | None) -> None:
+    """tempfile found no usable directory (its error names none): ``write_denied`` when one it tried is
+    there but refused the write, ``file_missing`` when none of them exists."""
+    where = f"{check.file}:{check.line}" if check.file else "code run by the import"
+    there = [d for d in tried if d["exists"]]
+    check.cause = "write_denied" if there else "file_missing"
+    check.details.update(tried=[d["path"] for d in tried], absent=[d["path"] for d in tried if not d["exists"]],
+                         read_only=[d["path"] for d in there if d["read_only"]], uid=uid,
+                         read_only_filesystem=any(d["read_only"] for d in there))
+    why = "; ".join(_temp_dir_state(d, uid) for d in tried)
+    check.hint = (f"{where} asks tempfile for a temporary directory at import (mkdtemp, TemporaryFile, "
+                  f"gettempdir), and none of those it tried is usable: {why}. Mount a writable volume at /tmp "
+                  f"(a Kubernetes emptyDir, docker run --tmpfs /tmp), or set TMPDIR to a directory that exists "
+                  f"and uid {uid} may write")
+
+
+def _temp_dir_state(tried: dict[str, Any], uid: int | None) -> str:
+    named = f" (${tried['variable']})" if tried.get("variable") else ""
+    if not tried["exists"]:
+        return f"{tried['path']}{named} does not exist"
+    if tried["read_only"]:
+        return f"{tried['path']}{named} is on a read-only filesystem"
+    if not tried["writable"]:
+        return f"{tried['path']}{named} is not writable by uid {uid}"
+    return f"{tried['path']}{named} refused a file"
 
 
 def _unsearchable(path: str) -> str | None:

@@ -34,9 +34,11 @@ _DELIMITERS = frozenset(" \t\r\n'\"()[]{},=<>")  # around a word of text, like a
 _VERSION_LIKE = re.compile(r"[\d.]+")  # PYTHON_VERSION=3.11.7 and the like are in every path
 # Values that describe the machine, not credentials, and that legitimately appear in paths and messages.
 _BENIGN = {"PATH", "PYTHONPATH", "HOME", "PWD", "OLDPWD", "SHELL", "TERM", "LANG", "USER", "LOGNAME",
-           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TZ", "SHLVL", "_", "PORT",
+           "HOSTNAME", "VIRTUAL_ENV", "PYTHONHOME", "TMPDIR", "TEMP", "TMP", "TZ", "SHLVL", "_", "PORT",
            # a settings module's dotted name (mysite.settings), quoted in the hints that tell how to set it
            "DJANGO_SETTINGS_MODULE",
+           # where the CA certificates are: named in the hint when the image lacks them
+           "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
            # preflight's own settings: paths and choices, quoted in its own messages
            "PREFLIGHT_MANIFEST", "PREFLIGHT_REPORT", "PREFLIGHT_CACHE_DIR", "PREFLIGHT_STAMP", "PREFLIGHT_MODE",
            "PREFLIGHT_STATIC_ANALYSER"}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from preflight import orphans
+from preflight.errors import PreflightError
 from preflight.signal_state import interrupts_held
 from preflight.zygote_launch import CHILD_DIR, Booting, boot, fork_unsupported, kill_group
 
@@ -32,6 +33,26 @@ OUTPUT_TAIL_BYTES = 4096
 KILL_GRACE_SECONDS = 2.0  # beyond the child's own faulthandler deadline, before SIGKILL
 RESULT, STACK = "{result}", "{stack}"  # placeholders in Job.args for the child's own files
 _PLACEHOLDERS = (RESULT, STACK)
+
+# A tmpfs in Docker and Kubernetes containers, writable under a read-only root filesystem too.
+FALLBACK_SCRATCH = "/dev/shm"
+
+
+def _scratch_directory() -> tempfile.TemporaryDirectory:
+    """Where the checks' results and stacks go: the temporary directory, else ``FALLBACK_SCRATCH``. A
+    read-only root without a writable /tmp leaves tempfile none, and the application's own use of
+    it at import is then a finding of the checks, not the end of the gate."""
+    try:
+        return tempfile.TemporaryDirectory(prefix="preflight-")
+    except FileNotFoundError:  # tempfile: "No usable temporary directory"
+        pass
+    try:
+        return tempfile.TemporaryDirectory(prefix="preflight-", dir=FALLBACK_SCRATCH)
+    except OSError as exc:
+        raise PreflightError(
+            f"no writable directory for the checks' results: neither a temporary directory (TMPDIR, /tmp, "
+            f"/var/tmp, the working directory) nor {FALLBACK_SCRATCH} ({exc.strerror}). Mount a writable "
+            f"emptyDir or tmpfs at /tmp, or set TMPDIR to a writable directory") from exc
 
 
 @dataclass
@@ -119,7 +140,7 @@ class Runner:
 
     def run(self, jobs: list[Job]) -> dict[str, Outcome]:
         """Run every job; return outcomes by key. Interrupts propagate after ``kill_all``."""
-        self._scratch = tempfile.TemporaryDirectory(prefix="preflight-")
+        self._scratch = _scratch_directory()
         pending = list(jobs)
         outcomes: dict[str, Outcome] = {}
         selector = selectors.DefaultSelector()

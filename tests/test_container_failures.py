@@ -5,6 +5,7 @@ cannot load. Each tree is built on disk and checked through the real CLI, in bot
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import importlib.util
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, run_cli, service_tree
+from conftest import cli_env, free_port, run_cli, service_tree
 
 MODES = ("zygote", "fresh")
 # As root, drop the capabilities that bypass file modes, as a non-root USER lacks them.
@@ -59,6 +60,58 @@ def test_a_write_to_a_read_only_filesystem_is_write_denied_at_the_writing_line(t
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is needed to drop root's override")
+def _without_a_temporary_directory(tmp_path: Path, root: Path, mode: str, extra: list[str]) -> dict:
+    """Check ``root`` as on a read-only root filesystem without a writable /tmp: /tmp, /var/tmp and the
+    working directory mounted read-only, TMPDIR, TEMP and TMP naming directories that do not exist. The
+    report goes to a writable mount of its own."""
+    out = tmp_path / "out"
+    out.mkdir()
+    script = ('mount --bind "$0" "$0" && for d in /tmp /var/tmp /usr/tmp "$1"; do [ -d "$d" ] || continue; '
+              'mount --rbind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 97; done; shift; exec "$@"')
+    gone = tmp_path / "gone"
+    env = cli_env(TMPDIR=str(gone / "tmpdir"), TEMP=str(gone / "temp"), TMP=str(gone / "tmp"))
+    result = run_cli(["check", "--mode", mode, "--report", str(out / "report.json"), *extra], root, env=env,
+                     report=False, prefix=["unshare", "-m", "sh", "-c", script, str(out), str(root)])
+    assert result.returncode != 97, result.stderr
+    assert (out / "report.json").exists(), result.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm")
+@pytest.mark.parametrize("mode", MODES)
+def test_the_gate_checks_where_no_temporary_directory_is_usable(tmp_path, mode):
+    """tempfile finds no usable directory: the gate keeps its results in /dev/shm. It used to end in a
+    traceback before checking anything."""
+    root = service_tree(tmp_path / "svc", {"app/__init__.py": "", "app/main.py": "VALUE = 1\n"}, ["app.main"])
+    report = _without_a_temporary_directory(tmp_path, root, mode, [])
+    assert report["ok"] is True, report
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and mount namespaces (unshare -m)")
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm")
+@pytest.mark.parametrize("mode", MODES)
+def test_no_usable_temporary_directory_at_import_is_write_denied_naming_the_directories_tried(tmp_path, mode):
+    """tempfile's error names no file: the directories come from its frames. Was import_error "fix the code"."""
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/scratch.py": "import tempfile\n\nSCRATCH = tempfile.mkdtemp()\n",
+        "app/spool.py": "import tempfile\n\nSPOOL = tempfile.TemporaryFile()\n",
+    }, ["app.scratch", "app.spool"])
+    report = _without_a_temporary_directory(tmp_path, root, mode, [])
+    checks = {c["target"]: c for c in report["checks"]}
+    for module in ("scratch", "spool"):
+        check = checks[f"app.{module}"]
+        assert check["cause"] == "write_denied", check
+        assert (check["file"], check["line"]) == (str(root / f"app/{module}.py"), 3)
+        details = check["details"]
+        assert details["tried"][0] == str(tmp_path / "gone/tmpdir") and "/tmp" in details["tried"]
+        assert {"/tmp", str(root)} <= set(details["read_only"]) and details["read_only_filesystem"] is True
+        assert str(tmp_path / "gone/tmpdir") in details["absent"]
+        assert f"{tmp_path / 'gone/tmpdir'} ($TMPDIR) does not exist" in check["hint"]
+        assert "emptyDir" in check["hint"] and "TMPDIR" in check["hint"] and "fix the code" not in check["hint"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_files_the_code_cannot_write_or_read_are_not_blamed_on_the_import_system(tmp_path, mode):
     """A PermissionError on a data file is no unreadable module: the line that opened it is the place."""
@@ -145,6 +198,50 @@ def test_a_file_or_program_left_out_of_the_image_is_file_missing(tmp_path, mode)
     assert program["cause"] == "file_missing", program
     assert (program["file"], program["line"]) == (str(root / "app/version.py"), 3)
     assert "runs the program 'preflight-test-no-such-program'" in program["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_ca_bundle_missing_from_the_image_is_file_missing_at_the_line_that_made_the_context(tmp_path, mode):
+    """ssl's FileNotFoundError names no file: the bundle is read from ssl's ``cafile``, from the arguments of
+    ``load_verify_locations``, or from SSL_CERT_FILE through httpx. Was import_error "fix the code there"."""
+    bundle = tmp_path / "certs/custom/ca.pem"
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/tls.py": f"import ssl\n\nCONTEXT = ssl.create_default_context(cafile={str(bundle)!r})\n",
+        "app/direct.py": f"""
+            import ssl
+
+            BUNDLE = {str(bundle)!r}
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.load_verify_locations(BUNDLE)
+            """,
+        "app/client.py": "import httpx\n\nCLIENT = httpx.Client()\n",
+    }, ["app.tls", "app.direct", "app.client"])
+    env = cli_env(SSL_CERT_FILE=str(bundle))
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    for module, line, via in [("tls", 3, "ssl.create_default_context"), ("direct", 5, "load_verify_locations"),
+                              ("client", 3, "ssl.create_default_context")]:
+        check = result.check(f"app.{module}")
+        assert check["cause"] == "file_missing", check
+        assert (check["file"], check["line"]) == (str(root / f"app/{module}.py"), line)
+        assert check["details"]["path"] == str(bundle) and check["details"]["ca_bundle"] == via
+        assert check["details"]["exists_up_to"] == str(tmp_path)
+        assert "ca-certificates" in check["hint"] and "certifi" in check["hint"] and "fix the code" not in check["hint"]
+    assert result.check("app.client")["details"]["variable"] == "SSL_CERT_FILE"
+    assert "$SSL_CERT_FILE" in result.check("app.client")["hint"]
+
+
+def test_a_ca_bundle_given_to_requests_that_the_image_lacks_is_file_missing(tmp_path):
+    pytest.importorskip("requests")
+    bundle = tmp_path / "ca.pem"
+    root = service_tree(tmp_path / "svc", {
+        "app/__init__.py": "",
+        "app/fetch.py": f"import requests\n\nCONFIG = requests.get('https://127.0.0.1:9/', verify={str(bundle)!r})\n",
+    }, ["app.fetch"])
+    check = run_cli(["check"], root).check("app.fetch")
+    assert check["cause"] == "file_missing", check
+    assert (check["file"], check["line"]) == (str(root / "app/fetch.py"), 3)
+    assert check["details"]["path"] == str(bundle) and "ca-certificates" in check["hint"]
 
 
 @pytest.mark.parametrize("mode", MODES)

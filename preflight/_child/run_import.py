@@ -329,6 +329,12 @@ def _facts(exc: BaseException) -> dict:
         address = _address(exc.__traceback__)
         if address:
             facts["address"] = address
+        bundle = _ca_bundle(exc.__traceback__)
+        if bundle:
+            facts["ca_bundle"] = bundle
+        tried = _temp_dirs_tried(exc.__traceback__)
+        if tried:
+            facts["temp_dirs"] = tried
     if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
         facts["key"] = exc.args[0]
     if kind.__name__ in ("PackageNotFoundError", "DistributionNotFound"):  # importlib.metadata, pkg_resources
@@ -568,6 +574,82 @@ def _address(tb) -> list | None:
             found = [host, port]
         tb = tb.tb_next
     return found
+
+
+def _temp_dirs_tried(tb) -> list | None:
+    """The directories tempfile tried when it found none usable (``dirlist`` of its
+    ``_get_default_tempdir``), each as this user sees it: there, on a read-only filesystem, writable."""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "_get_default_tempdir" and code.co_filename.endswith("tempfile.py"):
+            dirs = tb.tb_frame.f_locals.get("dirlist")
+            return [_directory_state(d) for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else None
+        tb = tb.tb_next
+    return None
+
+
+def _directory_state(path: str) -> dict:
+    exists = os.path.isdir(path)
+    read_only = False
+    if exists:
+        try:
+            read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except OSError:
+            pass
+    return {"path": path, "exists": exists, "read_only": read_only,
+            "writable": exists and not read_only and os.access(path, os.W_OK | os.X_OK),
+            "variable": next((n for n in ("TMPDIR", "TEMP", "TMP") if os.environ.get(n) == path), None)}
+
+
+_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _ca_bundle(tb) -> dict | None:
+    """The CA bundle file or directory that did not exist when loading it failed: ``cafile``/``capath``
+    of ssl's ``create_default_context``, requests' ``cert_loc``, or the arguments of a
+    ``load_verify_locations`` call on the innermost frame's failing line; with the variable naming it."""
+    paths: list = []
+    via = None
+    innermost = None
+    while tb is not None:
+        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+        if code.co_name in ("create_default_context", "_create_unverified_context") and code.co_filename.endswith("ssl.py"):
+            paths, via = [names.get("cafile"), names.get("capath")], f"ssl.{code.co_name}"
+        elif code.co_name == "cert_verify" and code.co_filename.replace(os.sep, "/").endswith("requests/adapters.py"):
+            paths, via = [names.get("cert_loc")], "requests (verify=)"
+        innermost, tb = tb, tb.tb_next
+    if via is None and innermost is not None:
+        paths, via = _verify_locations_arguments(innermost), "load_verify_locations"
+    missing = [p for p in paths if isinstance(p, (str, os.PathLike)) and not os.path.exists(p)]
+    if not missing or not via:
+        return None
+    path = os.fspath(missing[0])
+    variable = next((n for n in _BUNDLE_VARIABLES if os.environ.get(n) == path), None)
+    return {"path": path, "via": via, "variable": variable}
+
+
+def _verify_locations_arguments(tb) -> list:
+    """The ``cafile``/``capath`` values of the ``load_verify_locations(...)`` call on the failing line:
+    constants, or names read from the frame (no other expression is evaluated)."""
+    import ast
+    import linecache
+
+    frame = tb.tb_frame
+    try:
+        tree = ast.parse(linecache.getline(frame.f_code.co_filename, tb.tb_lineno).strip())
+    except (SyntaxError, ValueError):  # a call spread over lines: its arguments stay unknown
+        return []
+    values: list = []
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call) or getattr(call.func, "attr", None) != "load_verify_locations":
+            continue
+        nodes = call.args[:2] + [k.value for k in call.keywords if k.arg in ("cafile", "capath")]
+        for node in nodes:
+            if isinstance(node, ast.Constant):
+                values.append(node.value)
+            elif isinstance(node, ast.Name):
+                values.append(frame.f_locals.get(node.id, frame.f_globals.get(node.id)))
+    return values
 
 
 def _safe_str(exc: BaseException) -> str:
