@@ -57,10 +57,11 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
         script = program if shebang and server not in CWD_FIRST else None
         python = shebang or sys.executable
         options = parse_python_args([*words[1:], program]).options if shebang else ()
-    chdir = _gunicorn_setting(args, environ, "chdir") if server == "gunicorn" else None
-    workdir = os.path.abspath(chdir) if chdir else None
-    head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ)
-    worker = _gunicorn_setting(args, environ, "worker_class", "-k", "--worker-class") if server == "gunicorn" else None
+    gunicorn = _gunicorn_settings(args, environ) if server == "gunicorn" else {}
+    workdir = os.path.abspath(gunicorn["chdir"]) if gunicorn.get("chdir") else None
+    head = _sys_path_head(server, args, script, _safe_path(options, environ), workdir, environ,
+                          gunicorn.get("pythonpath"))
+    worker = gunicorn.get("worker_class")
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
     application = app_target(server, args) if server in APP_SERVERS else None
     imports = tuple(entry for entry in (named, application) if entry is not None)
@@ -102,13 +103,13 @@ def locate(name: str, path: str | None = None) -> str:
 
 
 def _sys_path_head(server: str | None, args: list[str], script: str | None, safe: bool, workdir: str | None,
-                   environ: Mapping[str, str]) -> list[str] | None:
+                   environ: Mapping[str, str], pythonpath: str | None = None) -> list[str] | None:
     """The entries the server's ``sys.path`` starts with, absolute, when they are not just the
     working directory (``-m`` and ``-c`` put it first; so do the servers in ``CWD_FIRST``): the real
     directory of any other ``script``, as Python gives it (``python app/main.py``, ``./bin/serve.py``,
     the application's own console script), uvicorn's ``--app-dir``, gunicorn's ``--pythonpath`` and
-    ``--chdir``, then the directory it was started in (from their command lines, environment
-    variables or config file). ``[]`` when Python puts nothing first (``-P``, ``-I``,
+    ``--chdir`` (``pythonpath``, ``workdir``), then the directory it was started in (from their
+    command lines, environment variables or config file). ``[]`` when Python puts nothing first (``-P``, ``-I``,
     ``PYTHONSAFEPATH``: ``safe``) and the server adds nothing itself."""
     if server is None:  # python -c, -m of a module not in CWD_FIRST, stdin
         return [] if safe else None
@@ -119,44 +120,48 @@ def _sys_path_head(server: str | None, args: list[str], script: str | None, safe
         return [os.path.abspath(app_dir)] if app_dir else None
     if server == "gunicorn":
         chdir = workdir or os.getcwd()  # entered before the paths are added
-        paths = [os.path.join(chdir, p) for p in (_gunicorn_setting(args, environ, "pythonpath") or "").split(",") if p]
+        paths = [os.path.join(chdir, p) for p in (pythonpath or "").split(",") if p]
         # each inserted first in turn, after the directory it started in (its default --chdir, entered first)
         head = list(dict.fromkeys([*reversed(paths), chdir, os.getcwd()]))
         return None if head == [os.getcwd()] else head
     return None
 
 
-def _gunicorn_setting(args: list[str], environ: Mapping[str, str], name: str, *options: str) -> str | None:
-    """gunicorn's setting ``name`` as it takes effect: its option on its command line (``options``,
-    default ``--NAME``; the command line wins over ``GUNICORN_CMD_ARGS``), else a plain ``NAME = "..."``
-    in its config file (``-c``/``--config``, else ``./gunicorn.conf.py``), read without running it."""
+# gunicorn's settings the checks follow, and the command-line options that set each
+_GUNICORN_OPTIONS = {"chdir": ("--chdir",), "pythonpath": ("--pythonpath",), "worker_class": ("-k", "--worker-class")}
+
+
+def _gunicorn_settings(args: list[str], environ: Mapping[str, str]) -> dict[str, str | None]:
+    """gunicorn's ``chdir``, ``pythonpath`` and ``worker_class`` as they take effect: each option on its
+    command line (which wins over ``GUNICORN_CMD_ARGS``), else a plain ``NAME = "..."`` in its config
+    file (``-c``/``--config``, else ``./gunicorn.conf.py``), read once and without running it."""
     args = [*shlex.split(environ.get("GUNICORN_CMD_ARGS", "")), *args]
-    value = _last_option(args, *(options or [f"--{name}"]))
-    if value is not None:
-        return value
+    settings = {name: _last_option(args, *options) for name, options in _GUNICORN_OPTIONS.items()}
+    unset = [name for name, value in settings.items() if value is None]
     config = _last_option(args, "--config", "-c")
     if config is None and os.path.isfile("gunicorn.conf.py"):
         config = "gunicorn.conf.py"
-    if config is None or config.startswith("python:"):  # a module's settings would mean importing it
-        return None
-    return _assigned_string(config, name)
+    if unset and config is not None and not config.startswith("python:"):  # a module's would mean importing it
+        settings.update(_assigned_strings(config, unset))
+    return settings
 
 
-def _assigned_string(path: str, name: str) -> str | None:
-    """The string last assigned to ``name`` at the top level of the Python file ``path``, or None."""
+def _assigned_strings(path: str, names: list[str]) -> dict[str, str]:
+    """The string last assigned to each of ``names`` at the top level of the Python file ``path``."""
     import ast
 
     try:
         with open(path, "rb") as handle:
             tree = ast.parse(handle.read(), path)
     except (OSError, SyntaxError, ValueError):
-        return None
-    value = None
+        return {}
+    found: dict[str, str] = {}
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
-            value = node.value.value
-    return value
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in names:
+                    found[target.id] = node.value.value
+    return found
 
 
 def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
