@@ -383,7 +383,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
 
     manifest = manifest_cache.load(manifest_path)
     named = getattr(args, "server_imports", ())
-    if named:  # gunicorn's worker class, a console script's entry point: checked with the manifest's imports
+    if named:  # the server's application, gunicorn's worker class, a console script's entry point: checked too
         from preflight import server_imports
 
         manifest = server_imports.merge(manifest, named)

@@ -170,8 +170,9 @@ def _detached(programs: list[str]) -> r.Check:
 
 def _no_workdir(manifest: Manifest, workdir: str, interpreter: str, started: float) -> r.Report:
     checks = [r.Check(kind="workdir", target=workdir, status=r.FAILED, cause="path_missing",
-                      message=f"the server changes to {workdir} (gunicorn --chdir), which does not exist",
-                      hint=f"copy the code to {workdir} in the image, or fix --chdir (or GUNICORN_CMD_ARGS)")]
+                      message=f"the server changes to {workdir} (gunicorn --chdir, env -C), which does not exist",
+                      hint=f"copy the code to {workdir} in the image, or fix the command's --chdir (or "
+                           f"GUNICORN_CMD_ARGS, its config file) or env -C")]
     checks += [r.Check(kind="import", target=t.module, status=r.SKIPPED,
                        message=f"not checked: {workdir} does not exist") for t in manifest.imports]
     return r.Report(checks=checks, duration_ms=round((time.monotonic() - started) * 1000, 1), interpreter=interpreter)
