@@ -359,11 +359,25 @@ def _facts(exc: BaseException) -> dict:
     return facts
 
 
+def _levels(tb) -> list:
+    """Each level of traceback ``tb``, outermost first (its frame, line and instruction)."""
+    levels = []
+    while tb is not None:
+        levels.append(tb)
+        tb = tb.tb_next
+    return levels
+
+
+def _innermost(tb):
+    """The innermost level of traceback ``tb``, where the exception was raised; None for none."""
+    levels = _levels(tb)
+    return levels[-1] if levels else None
+
+
 def _extension_being_imported(tb) -> str | None:
     """The compiled extension the innermost frame's import statement was loading when it raised: its
     init function raised (the import system's own frames are left out of the traceback)."""
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
+    tb = _innermost(tb)
     if tb is None:
         return None
     try:
@@ -410,11 +424,10 @@ def _system_facts(exc: BaseException) -> dict | None:
 def _timezone_facts(tb) -> dict:
     """The key asked for, where zoneinfo looked, and whether any time zone database is there at all."""
     key = None
-    while tb is not None:
-        local = tb.tb_frame.f_locals.get("key")
-        if isinstance(local, str) and "zoneinfo" in tb.tb_frame.f_code.co_filename:
+    for level in _levels(tb):
+        local = level.tb_frame.f_locals.get("key")
+        if isinstance(local, str) and "zoneinfo" in level.tb_frame.f_code.co_filename:
             key = local
-        tb = tb.tb_next
     module = sys.modules.get("zoneinfo") or sys.modules.get("backports.zoneinfo")
     tzpath = [p for p in attribute(module, "TZPATH", ()) or () if isinstance(p, str)]
     tzdata = importlib.util.find_spec("tzdata") is not None
@@ -432,11 +445,10 @@ def _locale_facts(tb) -> dict:
     import locale
 
     requested, category = None, None
-    while tb is not None:
-        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+    for level in _levels(tb):
+        code, names = level.tb_frame.f_code, level.tb_frame.f_locals
         if code.co_name == "setlocale" and code.co_filename.endswith("locale.py"):
             requested, category = names.get("locale"), names.get("category")
-        tb = tb.tb_next
     categories = {getattr(locale, n): n for n in dir(locale) if n.startswith("LC_") and isinstance(getattr(locale, n), int)}
     category_name = categories.get(category)
     variable = None
@@ -455,12 +467,12 @@ def _locale_facts(tb) -> dict:
 def _passwd_lookup(tb) -> str | None:
     """``getpass.getuser`` in the failing frames, or the passwd call the innermost frame's failing line
     made (``pwd.getpwuid``, ``pwd.getpwnam``), read from its bytecode."""
-    innermost = None
-    while tb is not None:
-        code = tb.tb_frame.f_code
+    levels = _levels(tb)
+    for level in levels:
+        code = level.tb_frame.f_code
         if code.co_name == "getuser" and code.co_filename.endswith("getpass.py"):
             return "getpass.getuser"
-        innermost, tb = tb, tb.tb_next
+    innermost = levels[-1] if levels else None
     if innermost is None:
         return None
     try:
@@ -554,12 +566,11 @@ def _documented_variables(name: str, field: object, prefix: str) -> list[tuple[s
 
 def _settings_instance(tb, title: str | None) -> object | None:
     """The pydantic-settings object whose validation failed, from the frames' locals (its __init__)."""
-    while tb is not None:
-        for value in list(tb.tb_frame.f_locals.values()):
+    for level in _levels(tb):
+        for value in list(level.tb_frame.f_locals.values()):
             config = getattr(type(value), "model_config", None)
             if type(value).__name__ == title and isinstance(config, dict) and "env_prefix" in config:
                 return value
-        tb = tb.tb_next
     return None
 
 
@@ -567,24 +578,22 @@ def _address(tb) -> list | None:
     """The ``[host, port]`` a failing connection was for: the innermost frame that holds both
     (``socket.create_connection``, ``socket.getaddrinfo``, urllib3's and redis' connects do)."""
     found = None
-    while tb is not None:
-        names = tb.tb_frame.f_locals
+    for level in _levels(tb):
+        names = level.tb_frame.f_locals
         host, port = names.get("host"), names.get("port")
         if isinstance(host, str) and isinstance(port, (int, str)) and not isinstance(port, bool):
             found = [host, port]
-        tb = tb.tb_next
     return found
 
 
 def _temp_dirs_tried(tb) -> list | None:
     """The directories tempfile tried when it found none usable (``dirlist`` of its
     ``_get_default_tempdir``), each as this user sees it: there, on a read-only filesystem, writable."""
-    while tb is not None:
-        code = tb.tb_frame.f_code
+    for level in _levels(tb):
+        code = level.tb_frame.f_code
         if code.co_name == "_get_default_tempdir" and code.co_filename.endswith("tempfile.py"):
-            dirs = tb.tb_frame.f_locals.get("dirlist")
+            dirs = level.tb_frame.f_locals.get("dirlist")
             return [_directory_state(d) for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else None
-        tb = tb.tb_next
     return None
 
 
@@ -610,16 +619,15 @@ def _ca_bundle(tb) -> dict | None:
     ``load_verify_locations`` call on the innermost frame's failing line; with the variable naming it."""
     paths: list = []
     via = None
-    innermost = None
-    while tb is not None:
-        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+    levels = _levels(tb)
+    for level in levels:
+        code, names = level.tb_frame.f_code, level.tb_frame.f_locals
         if code.co_name in ("create_default_context", "_create_unverified_context") and code.co_filename.endswith("ssl.py"):
             paths, via = [names.get("cafile"), names.get("capath")], f"ssl.{code.co_name}"
         elif code.co_name == "cert_verify" and code.co_filename.replace(os.sep, "/").endswith("requests/adapters.py"):
             paths, via = [names.get("cert_loc")], "requests (verify=)"
-        innermost, tb = tb, tb.tb_next
-    if via is None and innermost is not None:
-        paths, via = _verify_locations_arguments(innermost), "load_verify_locations"
+    if via is None and levels:
+        paths, via = _verify_locations_arguments(levels[-1]), "load_verify_locations"
     missing = [p for p in paths if isinstance(p, (str, os.PathLike)) and not os.path.exists(p)]
     if not missing or not via:
         return None
@@ -660,19 +668,13 @@ def _safe_str(exc: BaseException) -> str:
 
 
 def _frames(tb) -> list[dict]:
-    frames = []
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        frames.append({"file": code.co_filename, "line": tb.tb_lineno, "function": code.co_name,
-                       "module": tb.tb_frame.f_globals.get("__name__")})
-        tb = tb.tb_next
-    return frames
+    return [{"file": level.tb_frame.f_code.co_filename, "line": level.tb_lineno, "function": level.tb_frame.f_code.co_name,
+             "module": level.tb_frame.f_globals.get("__name__")} for level in _levels(tb)]
 
 
 def _imported_name(tb) -> str | None:
     """The name a failing ``from M import NAME`` asked for, read from the bytecode (Python < 3.12)."""
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
+    tb = _innermost(tb)
     if tb is None:
         return None
     try:
