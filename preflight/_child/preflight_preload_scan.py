@@ -160,17 +160,25 @@ class Scanner:
         self._top_is_app: dict[str, bool] = {}
         self._parsed: dict[str, list[tuple[str, list[str]]]] = {}
         self._sources: dict[str, str | None] = {}
-        self._weights: dict[str, int] = {}
+        self._edges: dict[str, tuple[list[str], list[tuple[str, list[str]]]]] = {}
+        self._reached: dict[str, tuple[int, list[tuple[str, list[str]]]]] = {}
 
     def closure(self, modules: list[str]) -> list[tuple[str, list[str]]]:
         """``(module, names taken from it)`` for each non-application module, first seen first."""
+        if len(modules) == 1:
+            return self._reach(modules[0])[1]
         return self._walk(modules)[1]
 
     def weight(self, module: str) -> int:
         """How much application code importing ``module`` runs: the application files it reaches."""
-        if module not in self._weights:
-            self._weights[module] = len(self._walk([module])[0])
-        return self._weights[module]
+        return self._reach(module)[0]
+
+    def _reach(self, module: str) -> tuple[int, list[tuple[str, list[str]]]]:
+        """``weight`` and ``closure`` of one module, from one walk (each run asks for both)."""
+        if module not in self._reached:
+            seen_app, closure = self._walk([module])
+            self._reached[module] = (len(seen_app), closure)
+        return self._reached[module]
 
     def _walk(self, modules: list[str]) -> tuple[set[str], list[tuple[str, list[str]]]]:
         """The application modules ``modules`` reach, and what ``closure`` returns."""
@@ -178,24 +186,38 @@ class Scanner:
         seen_app: set[str] = set()
         external: dict[str, None] = {}
         taken: dict[str, list[str]] = {}
-        while queue and len(seen_app) < _MAX_APP_FILES:
-            name = queue.pop(0)
+        position = 0
+        while position < len(queue) and len(seen_app) < _MAX_APP_FILES:
+            name = queue[position]
+            position += 1
             if name in seen_app or name in external:
                 continue
-            parts = name.split(".")
-            if not self._is_app(parts[0]):
+            if not self._is_app(name.partition(".")[0]):
                 external[name] = None
                 continue
             seen_app.add(name)
-            queue += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
-            source = self._source(name)
-            if source is None:
-                continue
-            for module, names in self._imports(source, name):
-                queue.append(module)
-                queue += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
+            following, imported = self._edges_of(name)
+            queue += following
+            for module, names in imported:
                 taken.setdefault(module, []).extend(names)
         return seen_app, [(name, list(dict.fromkeys(taken.get(name, ())))) for name in external]
+
+    def _edges_of(self, name: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """For application module ``name``: the modules importing it runs next (its parents' ``__init__``
+        first, then what it imports, with the submodules ``from M import N`` names) and what it
+        takes from each. Read once per module, however many walks pass through it."""
+        if name not in self._edges:
+            parts = name.split(".")
+            following = [".".join(parts[:i]) for i in range(1, len(parts))]
+            imported = []
+            source = self._source(name)
+            if source is not None:
+                imported = self._imports(source, name)
+                for module, names in imported:
+                    following.append(module)
+                    following += [f"{module}.{n}" for n in names if self._source(f"{module}.{n}")]
+            self._edges[name] = (following, imported)
+        return self._edges[name]
 
     def order(self, needs: list[list[str]]) -> list[tuple[str, list[str]]]:
         """Everything to preload, each once: what is loaded already (instant) first, then, again and

@@ -130,6 +130,7 @@ class _Server:
         self.children: dict[int, tuple[str, int]] = {}  # pidfd -> (key, pid)
         self.waiting: list[dict] = []  # runs to fork once their dependencies are preloaded
         self.needs: dict[str, list[str]] = {}  # run key -> modules to preload first
+        self.satisfied: set[str] = set()  # keys of the runs whose modules to preload first are all in
         self.done: set[str] = set()
         self.preloaded: list[str] = []
         self.remembered: list[str] = []  # of the modules an earlier run learned, those imported here
@@ -163,9 +164,9 @@ class _Server:
             return False
         if message["op"] == "run":
             if message.get("after_preload"):
-                self.waiting.append(message)
                 if self.scanner is not None:
                     self.needs[message["key"]] = self._needs(message)
+                self._wait([message])
             else:
                 self._fork(message)
         elif message["op"] == "kill":
@@ -184,10 +185,10 @@ class _Server:
         self.scanner = Scanner(message["modules"], ImportCache(message.get("scan_cache")))
         for run in self.waiting:
             self.needs[run["key"]] = self._needs(run)
-        self.waiting.sort(key=lambda run: len(self.needs[run["key"]]))
         self.preloading = True
         steps = [*self.scanner.order([self.needs[run["key"]] for run in self.waiting]),
                  *((name, None) for name in message.get("remembered") or ())]
+        self._wait([])
         later = {name: names for name, names in steps if names is not None}  # steps not done yet
         self.steps_left = len(later)
         for name, names in steps:
@@ -253,15 +254,13 @@ class _Server:
         return True
 
     def _fork_ready(self) -> None:
-        eligible = [run for run in self.waiting if all(n in self.done for n in self.needs.get(run["key"], ()))]
+        eligible = [run for run in self.waiting if self._satisfied(run)]  # the longest first (``_wait``)
         self._watch_tokens(bool(eligible) and not self.preloading and not self.unsafe)
         if not eligible or self.unsafe:
             return
         if self.preloading:  # a helper forks them: this one, busy importing, could not reap them
             self._hand_to_helper(eligible)
             return
-        if self.scanner is not None:  # the longest first, so that no long one starts last
-            eligible.sort(key=lambda run: -self._weight(run))
         self.unsafe = self._unsafe()
         if self.unsafe:
             return
@@ -291,7 +290,6 @@ class _Server:
             if in_hand:
                 self.tokens.put()
             return
-        eligible.sort(key=lambda run: -self._weight(run))  # the longest first, so that no long one starts last
         for run in eligible:
             self.waiting.remove(run)
             self.handed[run["key"]] = run
@@ -324,7 +322,10 @@ class _Server:
         except ValueError:
             self.kill_all()
             os._exit(_HELPER_FAILED)
-        self.waiting += [self.handed.pop(key) for key in keys]
+        returned = [self.handed.pop(key) for key in keys]
+        not_begun = {run["args"][1] for run in returned if run["script"] == "run_import.py"}
+        self.unread = [path for path in self.unread if path not in not_begun]  # none will ever appear
+        self._wait(returned)
 
     def _watch_tokens(self, wanted: bool) -> None:
         """Wake on a token put back (by a fork of this process or of a helper) only while a run waits
@@ -411,6 +412,22 @@ class _Server:
         self.safe_mark = run_import.ModuleMark()
         self.shadow_checked = True
         return reason
+
+    def _wait(self, runs: list[dict]) -> None:
+        """Add ``runs`` to those waiting, which are kept the longest first once the scan is there, so
+        that no long run starts last."""
+        self.waiting += runs
+        if self.scanner is not None:
+            self.waiting.sort(key=lambda run: -self._weight(run))
+
+    def _satisfied(self, run: dict) -> bool:
+        """Whether every module ``run`` needs preloaded is in (once so, always so)."""
+        key = run["key"]
+        if key not in self.satisfied:
+            if not all(n in self.done for n in self.needs.get(key, ())):
+                return False
+            self.satisfied.add(key)
+        return True
 
     def _needs(self, run: dict) -> list[str]:
         assert self.scanner is not None
