@@ -55,7 +55,7 @@ def _scratch_directory() -> tempfile.TemporaryDirectory:
             f"emptyDir or tmpfs at /tmp, or set TMPDIR to a writable directory") from exc
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: removing one from a long list compared every field of each
 class Job:
     """One child interpreter to run: ``script`` from ``_child/`` with ``args``, within ``timeout``.
 
@@ -95,7 +95,7 @@ class Outcome:
         return None
 
 
-@dataclass
+@dataclass(eq=False)  # as Job
 class _Running:
     job: Job
     files: dict[str, str]
