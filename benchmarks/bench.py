@@ -1,6 +1,7 @@
 """How much does the gate cost? A generated FastAPI service, measured side by side, several rounds.
 
     python benchmarks/bench.py [--rounds 5] [--repeats 3] [--out bench.json] [--keep DIR]
+                               [--entities 6] [--no-fresh]
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``). Generates, in a temporary directory, a
 service of about forty application modules in packages several levels deep (FastAPI routes,
@@ -20,7 +21,9 @@ every module, then measures, interleaving the variants within each round:
 Every variant but the fresh ones runs ``--repeats`` times a round, interleaved with the others of
 its group, and the round keeps their median: one run swings by a quarter on a shared VM (and a
 single A against a single B made B/A swing by a third between rounds).
-Prints a table of medians and ratios; ``--out`` writes the same as JSON. Not a test: numbers vary
+``--entities N`` generates N entities (model, schema, service and router each) instead of six: about
+4N + 20 modules, to see how the costs grow with the application; ``--no-fresh`` leaves out the fresh
+variants, which take minutes on such a service. Prints a table of medians and ratios; ``--out`` writes the same as JSON. Not a test: numbers vary
 with the machine; the README shows the latest table and the machine it ran on.
 """
 
@@ -58,7 +61,12 @@ def _write(root: Path, rel: str, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip())
 
 
-def generate_service(root: Path) -> list[str]:
+def entity_names(count: int) -> tuple[str, ...]:
+    """``ENTITIES``, cut to ``count`` or continued with numbered ones."""
+    return (ENTITIES + tuple(f"item{index}" for index in range(count - len(ENTITIES))))[:count]
+
+
+def generate_service(root: Path, entities: tuple[str, ...] = ENTITIES) -> list[str]:
     """Write the service under ``root``; return every module name, packages included."""
     inits = ["app", "app/core", "app/db", "app/db/models", "app/schemas", "app/services", "app/clients",
              "app/api", "app/api/v1", "app/api/v1/routes"]
@@ -136,7 +144,7 @@ def generate_service(root: Path) -> list[str]:
                         return (await client.get(path)).json()
             ''')
     routers = []
-    for entity in ENTITIES:
+    for entity in entities:
         cls = entity.title()
         _write(root, f"app/db/models/{entity}.py", f'''
             from datetime import datetime
@@ -412,10 +420,11 @@ def has_flag(flag: str, command: str) -> bool:
 
 # ---------------------------------------------------------------- the run
 
-def run(rounds: int, workdir: Path, repeats: int = 3) -> dict:
+def run(rounds: int, workdir: Path, repeats: int = 3, entities: tuple[str, ...] = ENTITIES,
+        fresh: bool = True) -> dict:
     service, cache = workdir / "service", workdir / "cache"
     service.mkdir()
-    modules = generate_service(service)
+    modules = generate_service(service, entities)
     manifest, tiny, stamp = service / "preflight.yaml", service / "tiny.yaml", workdir / "stamp.json"
     write_manifest(manifest, modules, {"app.main": ["app"], "app.core.errors": ["ServiceError"]})
     write_manifest(tiny, ["json"])
@@ -432,14 +441,15 @@ def run(rounds: int, workdir: Path, repeats: int = 3) -> dict:
         "A_import_all_exit": [PYTHON, "-c", "import " + ", ".join(modules) + "; import os; os._exit(0)"],
         "B_check_zygote_first": [*pf, "check", str(manifest), "--mode", "zygote"],  # nothing remembered
         "B_check_zygote": [*pf, "check", str(manifest), "--mode", "zygote"],
-        "B_check_fresh": [*pf, "check", str(manifest), "--mode", "fresh"],
+        **({"B_check_fresh": [*pf, "check", str(manifest), "--mode", "fresh"]} if fresh else {}),
     }
     servers = {"D_uvicorn": []}
     if stamp_mode:
         timed([*pf, "check", str(manifest), "--stamp", str(stamp)], service, env)
         servers["D_run_trust_stamp"] = [*pf, "run", "--manifest", str(manifest), "--trust-stamp", str(stamp), "--"]
     servers["D_run_zygote"] = [*pf, "run", "--manifest", str(manifest), "--mode", "zygote", "--"]
-    servers["D_run_fresh"] = [*pf, "run", "--manifest", str(manifest), "--mode", "fresh", "--"]
+    if fresh:
+        servers["D_run_fresh"] = [*pf, "run", "--manifest", str(manifest), "--mode", "fresh", "--"]
 
     for argv in variants.values():  # warm the page cache, bytecode and the manifest cache once
         timed(argv, service, env)
@@ -478,7 +488,7 @@ def run(rounds: int, workdir: Path, repeats: int = 3) -> dict:
         "B_zygote/A": paired("B_check_zygote", "A_import_all"),
         "B_zygote_first/A": paired("B_check_zygote_first", "A_import_all"),
         "A_exit/A": paired("A_import_all_exit", "A_import_all"),
-        "B_fresh/A": paired("B_check_fresh", "A_import_all"),
+        **({"B_fresh/A": paired("B_check_fresh", "A_import_all")} if fresh else {}),
         "C_check-pass_ms": median([a - b for a, b in zip(samples["C_check_stdlib"], samples["C_python_pass"])]),
         "C_check/pass": paired("C_check_stdlib", "C_python_pass"),
     }
@@ -487,7 +497,7 @@ def run(rounds: int, workdir: Path, repeats: int = 3) -> dict:
             ratios[f"{name}/uvicorn"] = paired(name, "D_uvicorn")
     memory = {
         "E_check_zygote": peak_memory(variants["B_check_zygote"], service, env),
-        "E_check_fresh": peak_memory(variants["B_check_fresh"], service, env),
+        **({"E_check_fresh": peak_memory(variants["B_check_fresh"], service, env)} if fresh else {}),
         "E_import_all": peak_memory(variants["A_import_all"], service, env),
     }
     static = run_static_bench(env)
@@ -554,7 +564,8 @@ def table(result: dict) -> str:
          f"{ratios['B_zygote/A']}x A"),
         ("B", "preflight check, zygote, nothing remembered (a first run)", med["B_check_zygote_first"],
          f"{ratios['B_zygote_first/A']}x A"),
-        ("B", "preflight check --mode fresh", med["B_check_fresh"], f"{ratios['B_fresh/A']}x A"),
+        *([("B", "preflight check --mode fresh", med["B_check_fresh"], f"{ratios['B_fresh/A']}x A")]
+          if "B_check_fresh" in med else []),
         ("C", "python -c pass", med["C_python_pass"], ""),
         ("C", "preflight check (one stdlib module)", med["C_check_stdlib"],
          f"+{ratios['C_check-pass_ms']} ms ({ratios['C_check/pass']}x)"),
@@ -592,14 +603,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per round of each variant but the fresh ones; the round keeps their median")
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--keep", help="generate the service in this (new) directory and keep it")
+    parser.add_argument("--entities", type=int, default=len(ENTITIES),
+                        help="entities in the generated service (model, schema, service, router each)")
+    parser.add_argument("--no-fresh", action="store_true", help="leave out the fresh-interpreter variants")
     args = parser.parse_args(argv)
+    options = {"entities": entity_names(args.entities), "fresh": not args.no_fresh}
     if args.keep:
         workdir = Path(args.keep)
         workdir.mkdir(parents=True)
-        result = run(args.rounds, workdir, args.repeats)
+        result = run(args.rounds, workdir, args.repeats, **options)
     else:
         with tempfile.TemporaryDirectory(prefix="preflight-bench-") as tmp:
-            result = run(args.rounds, Path(tmp), args.repeats)
+            result = run(args.rounds, Path(tmp), args.repeats, **options)
     print(table(result))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
