@@ -7,12 +7,11 @@ returns True when the failure is of its kind. Variable names are reported, never
 
 from __future__ import annotations
 
-import linecache
 import re
 from typing import Any, Collection
 
+from preflight import dotenv_files, env_reads, source
 from preflight import report as r
-from preflight import source
 
 
 
@@ -21,17 +20,25 @@ def _set(names: list[str]) -> str:
     return (f"set {it} for the container (docker run -e {names[0]}=..., Kubernetes env, Cloud Run "
             f"--set-env-vars/--set-secrets), and list {it} under env.required in the manifest")
 
-_ANY_READ = re.compile(r"""(?:environ\[|getenv\(|environ\.get\()\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
-_DEFAULTLESS_READ = re.compile(r"""(?:getenv|environ\.get)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)""")
+# what config libraries and services say of a variable they did not find: decouple's "X not found",
+# environs' "X" not set, django-environ's "Set the X environment variable", Flask's from_envvar,
+# Starlette's "Config 'X' is missing", dynaconf's "X is required", your own "X must be set"
+_ABSENT = re.compile(r"\bnot (?:set|found|defined|provided|configured)\b|\bmissing\b|\brequired\b"
+                     r"|\bmust be (?:set|provided|defined)\b|\bundefined\b|\bset the\b", re.IGNORECASE)
+_ENVIRONMENT = re.compile(r"\benvironment variable|\benv ?var", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CAPITALS = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{2,}[A-Z0-9]*")
 
 
-def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
+def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
     """Whichever of this module's diagnoses fits; False when none does."""
-    return (_settings_invalid(check, facts) or _django_unconfigured(check, facts) or _django_model_outside_apps(check, facts)
-            or _read_unset_variable(check, facts, env_names) or _bad_value(check, facts, env_names))
+    return (_settings_invalid(check, facts, workdir) or _django_unconfigured(check, facts)
+            or _django_model_outside_apps(check, facts) or _read_unset_variable(check, facts, env_names, workdir)
+            or _bad_value(check, facts, env_names) or _named_by_message(check, facts, env_names, workdir)
+            or _library_cast(check, facts, env_names))
 
 
-def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
+def _settings_invalid(check: r.Check, facts: dict[str, Any], workdir: str) -> bool:
     """A pydantic model (pydantic-settings: the environment) failed validation at import."""
     validation = facts.get("validation")
     if not validation:
@@ -50,10 +57,10 @@ def _settings_invalid(check: r.Check, facts: dict[str, Any]) -> bool:
             problems.append(f"{'.'.join(error.get('loc') or ['?'])}: {error.get('msg')}")
     where = f" at {check.file}:{check.line}" if check.file else ""
     if settings is not None and names and all(e.get("type") == "missing" for e in validation["errors"]):
-        check.cause = "env_missing"
-        check.details.update(name=names[0], names=names, settings=title)
-        check.hint = (f"{title} (pydantic settings, created{where}) needs {'; '.join(unset)}, which "
-                      f"{'is' if len(names) == 1 else 'are'} not set: {_set(names)}")
+        _missing(check, names, f"{title} (pydantic settings, created{where}) needs {'; '.join(unset)}, which "
+                               f"{'is' if len(names) == 1 else 'are'} not set: {_set(names)}", workdir,
+                 settings.get("env_files") or ())
+        check.details["settings"] = title
         return True
     check.cause = "import_error"
     check.details.update(model=title, errors=problems)
@@ -140,34 +147,118 @@ def installed_app_import(facts: dict[str, Any]) -> bool:
                for f in facts.get("frames") or ())
 
 
-def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
-    """``int(os.getenv("PORT"))``, ``os.environ.get("HOSTS").split(",")``: None from an unset variable."""
-    if "NoneType" not in (facts.get("message") or "") or not check.file or not check.line:
+def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
+    """``int(os.getenv("PORT"))``, ``os.environ.get("HOSTS").split(",")``, ``urlparse(url).hostname.lower()``
+    after ``url = os.getenv("DATABASE_URL")``: None from an unset variable, used as a value; or your own
+    ``raise``/``assert`` testing a variable (``if not SECRET: raise RuntimeError(...)``)."""
+    if not check.file or not check.line:
         return False
-    unset = [n for n in _DEFAULTLESS_READ.findall(linecache.getline(check.file, check.line)) if n not in env_names]
+    bases, frames = facts.get("bases") or (), facts.get("frames") or []
+    raised_here = bool(frames) and (frames[-1]["file"], frames[-1]["line"]) == (check.file, check.line) \
+        and env_reads.raises(check.file, check.line)
+    if not raised_here and "NoneType" not in (facts.get("message") or "") and not {"TypeError", "AttributeError"} & set(bases):
+        return False
+    reads = env_reads.reaching(check.file, check.line)
+    unset = [read for read in reads if read.name not in env_names and (read.defaultless or raised_here)]
     if not unset:
         return False
-    check.cause = "env_missing"
-    check.details.update(name=unset[0], names=unset)
-    check.hint = (f"{' or '.join(unset)} is not set, so reading it without a default at {check.file}:{check.line} "
-                  f"gave None ({facts['type']}: {facts.get('message')}): {_set(unset)}, or give the read a default")
+    names = [read.name for read in unset]
+    lines = sorted({read.line for read in unset} - {check.line})
+    via = f" (read at line {', '.join(map(str, lines))})" if lines else ""
+    what = (f"{check.file}:{check.line} raised {facts['type']}" if raised_here else
+            f"reading it without a default gave None, and {check.file}:{check.line} used it "
+            f"({facts['type']}: {facts.get('message')})")
+    _missing(check, names, f"{' or '.join(names)} is not set{via}, so {what}: {_set(names)}"
+             + ("" if raised_here else ", or give the read a default"), workdir)
     return True
 
 
 def _bad_value(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
-    """``int(os.environ["WORKERS"])`` with ``WORKERS=four``: a set variable whose value the reading line
-    could not convert (a ``ValueError`` there, ``json.loads`` included). The value is never named."""
+    """``int(os.environ["WORKERS"])`` with ``WORKERS=four``: a set variable whose value the reading line,
+    or a line using what it read, could not convert (a ``ValueError`` there, ``json.loads`` included).
+    The value is never named."""
     if "ValueError" not in (facts.get("bases") or ()) or not check.file or not check.line:
         return False
-    read = [n for n in _ANY_READ.findall(linecache.getline(check.file, check.line)) if n in env_names]
+    read = [read.name for read in env_reads.reaching(check.file, check.line) if read.name in env_names]
     if not read:
         return False
+    _invalid(check, read, facts)
+    return True
+
+
+def _invalid(check: r.Check, names: list[str], facts: dict[str, Any]) -> None:
     check.cause = "env_invalid"
-    check.details.update(name=read[0], names=read)
-    links = [n for n in read if n.endswith("_PORT")]
+    check.details.update(name=names[0], names=names)
+    links = [n for n in names if n.endswith("_PORT")]
     note = (f" ({links[0]} is also the name of a variable Kubernetes sets to tcp://IP:PORT for a Service named "
             f"{links[0][:-5].lower().replace('_', '-')}: set enableServiceLinks: false in the pod spec, or rename "
             f"the variable)" if links else "")
-    check.hint = (f"{' or '.join(read)} is set, but {check.file}:{check.line} cannot use its value "
+    check.hint = (f"{' or '.join(names)} is set, but {check.file}:{check.line} cannot use its value "
                   f"({facts['type']}): fix the value for the container{note}, or validate it with a clear error")
+
+
+def _missing(check: r.Check, names: list[str], hint: str, workdir: str, declared: Collection[str] = ()) -> None:
+    """``env_missing`` for ``names``; the hint notes the ``.env`` files the code reads that the image lacks
+    (``declared``: the ones its settings name, wherever they are defined)."""
+    check.cause = "env_missing"
+    check.details.update(name=names[0], names=names)
+    check.hint = hint
+    absent = dotenv_files.absent(check.file, workdir, declared)
+    if absent:
+        check.details["dotenv_absent"] = absent
+        check.hint += "; " + dotenv_files.note(absent, workdir)
+
+
+def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
+    """A config library (or your own check) says a variable is missing or invalid, naming it in its
+    message: a name in capitals your code spells as a string (``config("DATABASE_URL")``,
+    ``Validator("X")``), or one the message calls an environment variable (django-environ's ``env.db()``)."""
+    message = facts.get("message") or ""
+    if not check.file or not message or facts.get("validation"):
+        return False
+    variables = _variable_names(check.file, message, facts)
+    unset = [n for n in variables if n not in env_names]
+    if unset and _ABSENT.search(message):
+        by = _raiser(facts, check)
+        _missing(check, unset, f"{' or '.join(unset)} is not set: {by} raised {facts['type']} at "
+                               f"{check.file}:{check.line} ({message}): {_set(unset)}", workdir)
+        return True
+    invalid = [n for n in variables if n in env_names]
+    if invalid and ("ValueError" in facts.get("bases", ()) or facts.get("type_module", "").startswith("dynaconf")):
+        _invalid(check, invalid, facts)
+        return True
+    return False
+
+
+def _variable_names(path: str, message: str, facts: dict[str, Any]) -> list[str]:
+    """The variables ``message`` names, as they are set: dynaconf's keys take its ``envvar_prefix``."""
+    spoken = _ENVIRONMENT.search(message)
+    words = dict.fromkeys(_WORD.findall(message))
+    names = [w for w in words if _CAPITALS.fullmatch(w) and (spoken or source.string_line(path, w))]
+    if (facts.get("type_module") or "").startswith("dynaconf"):
+        prefix = source.keyword_string(path, "envvar_prefix")
+        prefix = "DYNACONF" if prefix is None else prefix
+        names = [f"{prefix}_{n}" if prefix else n for n in names]
+    return names
+
+
+def _raiser(facts: dict[str, Any], check: r.Check) -> str:
+    """Who raised: your code, or the top package of the library frame that did."""
+    frames = facts.get("frames") or []
+    if not frames or frames[-1]["file"] == check.file or not frames[-1].get("module"):
+        return "your code"
+    return frames[-1]["module"].split(".")[0]
+
+
+def _library_cast(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
+    """``config("DEBUG", cast=bool)``, ``env.int("WORKERS")``: a library the line called to read a set
+    variable, named as its first argument, raised ``ValueError`` converting the value."""
+    frames = facts.get("frames") or []
+    if "ValueError" not in (facts.get("bases") or ()) or not check.file or not frames \
+            or frames[-1]["file"] == check.file:
+        return False
+    named = [n for n in source.call_arguments(check.file, check.line) if n in env_names]
+    if not named:
+        return False
+    _invalid(check, named, facts)
     return True

@@ -274,7 +274,7 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
                       "move that call under `if __name__ == \"__main__\":` or into a function")
     elif network_diagnosis.diagnose(check, facts):
         pass
-    elif config_diagnosis.diagnose(check, facts, ctx.env_names):
+    elif config_diagnosis.diagnose(check, facts, ctx.env_names, ctx.workdir):
         pass
     elif frame and _stdlib_name(ctx.module_name(frame["file"])):
         name = ctx.module_name(frame["file"])
