@@ -212,34 +212,55 @@ def _missing(check: r.Check, names: list[str], hint: str, workdir: str, declared
 def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
     """A config library (or your own check) says a variable is missing or invalid, naming it in its
     message: a name in capitals your code spells as a string (``config("DATABASE_URL")``,
-    ``Validator("X")``), or one the message calls an environment variable (django-environ's ``env.db()``)."""
+    ``Validator("X")``, ``require("X")`` of a helper of yours), or one the message calls an environment
+    variable (django-environ's ``env.db()``). ``file:line`` becomes the call that names it."""
     message = facts.get("message") or ""
     if not check.file or not message or facts.get("validation"):
         return False
-    variables = _variable_names(check.file, message, facts)
-    unset = [n for n in variables if n not in env_names]
+    callers = _callers(check, facts)
+    spoken = _ENVIRONMENT.search(message)
+    keys = [w for w in dict.fromkeys(_WORD.findall(message)) if _CAPITALS.fullmatch(w)
+            and (spoken or any(source.string_line(f["file"], w) for f in callers))]
+    variables = dict(zip(keys, _as_set(keys, facts, callers)))
+    unset = [v for v in variables.values() if v not in env_names]
     if unset and _ABSENT.search(message):
         by = _raiser(facts, check)
-        _missing(check, unset, f"{' or '.join(unset)} is not set: {by} raised {facts['type']} at "
-                               f"{check.file}:{check.line} ({message}): {_set(unset)}", workdir)
+        for frame in callers:
+            if set(source.call_arguments(frame["file"], frame["line"])) & set(keys):
+                check.file, check.line = frame["file"], frame["line"]
+                break
+        _missing(check, unset, f"{' or '.join(unset)} is not set, so reading it at {check.file}:{check.line} "
+                               f"failed ({by} raised {facts['type']}: {message}): {_set(unset)}", workdir)
         return True
-    invalid = [n for n in variables if n in env_names]
+    invalid = [v for v in variables.values() if v in env_names]
     if invalid and ("ValueError" in facts.get("bases", ()) or facts.get("type_module", "").startswith("dynaconf")):
         _invalid(check, invalid, facts)
         return True
     return False
 
 
-def _variable_names(path: str, message: str, facts: dict[str, Any]) -> list[str]:
-    """The variables ``message`` names, as they are set: dynaconf's keys take its ``envvar_prefix``."""
-    spoken = _ENVIRONMENT.search(message)
-    words = dict.fromkeys(_WORD.findall(message))
-    names = [w for w in words if _CAPITALS.fullmatch(w) and (spoken or source.string_line(path, w))]
-    if (facts.get("type_module") or "").startswith("dynaconf"):
-        prefix = source.keyword_string(path, "envvar_prefix")
-        prefix = "DYNACONF" if prefix is None else prefix
-        names = [f"{prefix}_{n}" if prefix else n for n in names]
-    return names
+def _callers(check: r.Check, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The check's frame and those that called it, innermost first, up to the module's top level."""
+    frames = facts.get("frames") or []
+    at = next((i for i in range(len(frames) - 1, -1, -1)
+               if (frames[i]["file"], frames[i]["line"]) == (check.file, check.line)), None)
+    if at is None:
+        return [{"file": check.file, "line": check.line}]
+    callers = []
+    for frame in reversed(frames[:at + 1]):
+        callers.append(frame)
+        if frame["function"] == "<module>":
+            break
+    return callers
+
+
+def _as_set(keys: list[str], facts: dict[str, Any], callers: list[dict[str, Any]]) -> list[str]:
+    """The variables that set ``keys``: themselves, or for dynaconf, with its ``envvar_prefix``."""
+    if not (facts.get("type_module") or "").startswith("dynaconf"):
+        return keys
+    prefix = next((p for p in (source.keyword_string(f["file"], "envvar_prefix") for f in callers) if p is not None),
+                  "DYNACONF")
+    return [f"{prefix}_{k}" if prefix else k for k in keys]
 
 
 def _raiser(facts: dict[str, Any], check: r.Check) -> str:
