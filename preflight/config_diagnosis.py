@@ -30,11 +30,13 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAPITALS = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{2,}[A-Z0-9]*")
 
 
-def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
-    """Whichever of this module's diagnoses fits; False when none does."""
+def diagnose(check: r.Check, facts: dict[str, Any], env_names: Collection[str], empty: Collection[str],
+             workdir: str) -> bool:
+    """Whichever of this module's diagnoses fits; False when none does. ``env_names`` are the variables
+    set to a value, ``empty`` those set to "" (a compose file's ``X=${X}`` with X unset where it ran)."""
     return (_settings_invalid(check, facts, workdir) or _django_unconfigured(check, facts)
-            or _django_model_outside_apps(check, facts) or _read_unset_variable(check, facts, env_names, workdir)
-            or _bad_value(check, facts, env_names) or _named_by_message(check, facts, env_names, workdir)
+            or _django_model_outside_apps(check, facts) or _read_unset_variable(check, facts, env_names, empty, workdir)
+            or _bad_value(check, facts, env_names) or _named_by_message(check, facts, env_names, empty, workdir)
             or _library_cast(check, facts, env_names))
 
 
@@ -147,30 +149,44 @@ def installed_app_import(facts: dict[str, Any]) -> bool:
                for f in facts.get("frames") or ())
 
 
-def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
+def _read_unset_variable(check: r.Check, facts: dict[str, Any], env_names: Collection[str], empty: Collection[str],
+                         workdir: str) -> bool:
     """``int(os.getenv("PORT"))``, ``os.environ.get("HOSTS").split(",")``, ``urlparse(url).hostname.lower()``
     after ``url = os.getenv("DATABASE_URL")``: None from an unset variable, used as a value; or your own
-    ``raise``/``assert`` testing a variable (``if not SECRET: raise RuntimeError(...)``)."""
+    ``raise``/``assert`` testing a variable (``if not SECRET: raise RuntimeError(...)``); or a variable
+    set to "" that the line could not use (``int("")``, ``urlparse("").hostname.lower()``)."""
     if not check.file or not check.line:
         return False
     bases, frames = facts.get("bases") or (), facts.get("frames") or []
     raised_here = bool(frames) and (frames[-1]["file"], frames[-1]["line"]) == (check.file, check.line) \
         and env_reads.raises(check.file, check.line)
-    if not raised_here and "NoneType" not in (facts.get("message") or "") and not {"TypeError", "AttributeError"} & set(bases):
+    used = "NoneType" in (facts.get("message") or "") or {"TypeError", "AttributeError"} & set(bases)
+    if not raised_here and not used and "ValueError" not in bases:
         return False
     reads = env_reads.reaching(check.file, check.line)
-    unset = [read for read in reads if read.name not in env_names and (read.defaultless or raised_here)]
+    unset = [read for read in reads if read.name in empty or read.name not in env_names
+             and (raised_here or used and read.defaultless)]
     if not unset:
         return False
     names = [read.name for read in unset]
     lines = sorted({read.line for read in unset} - {check.line})
     via = f" (read at line {', '.join(map(str, lines))})" if lines else ""
+    blank = all(name in empty for name in names)
     what = (f"{check.file}:{check.line} raised {facts['type']}" if raised_here else
-            f"reading it without a default gave None, and {check.file}:{check.line} used it "
+            f"{check.file}:{check.line} could not use {'its empty value' if blank else 'the None read without a default'} "
             f"({facts['type']}: {facts.get('message')})")
-    _missing(check, names, f"{' or '.join(names)} is not set{via}, so {what}: {_set(names)}"
-             + ("" if raised_here else ", or give the read a default"), workdir)
+    _missing(check, names, f"{_absent(names, empty)}{via}, so {what}: {_set(names)}"
+             + ("" if raised_here or blank else ", or give the read a default"), workdir, empty=empty)
     return True
+
+
+def _absent(names: list[str], empty: Collection[str]) -> str:
+    """``X is not set``, ``X is set but empty``."""
+    blank = [n for n in names if n in empty]
+    unset = [n for n in names if n not in empty]
+    return "; ".join(part for part in (
+        f"{' or '.join(unset)} is not set" if unset else "",
+        f"{' or '.join(blank)} {'is' if len(blank) == 1 else 'are'} set but empty" if blank else "") if part)
 
 
 def _bad_value(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
@@ -197,19 +213,26 @@ def _invalid(check: r.Check, names: list[str], facts: dict[str, Any]) -> None:
                   f"({facts['type']}): fix the value for the container{note}, or validate it with a clear error")
 
 
-def _missing(check: r.Check, names: list[str], hint: str, workdir: str, declared: Collection[str] = ()) -> None:
-    """``env_missing`` for ``names``; the hint notes the ``.env`` files the code reads that the image lacks
-    (``declared``: the ones its settings name, wherever they are defined)."""
+def _missing(check: r.Check, names: list[str], hint: str, workdir: str, declared: Collection[str] = (),
+             empty: Collection[str] = ()) -> None:
+    """``env_missing`` for ``names``; the hint notes those set to "" and the ``.env`` files the code reads
+    that the image lacks (``declared``: the ones its settings name, wherever they are defined)."""
     check.cause = "env_missing"
     check.details.update(name=names[0], names=names)
     check.hint = hint
+    blank = [n for n in names if n in empty]
+    if blank:
+        check.details["empty"] = blank
+        check.hint += (f"; an empty value is what a compose file's {blank[0]}=${{{blank[0]}}} gives when "
+                       f"{blank[0]} is unset where compose runs")
     absent = dotenv_files.absent(check.file, workdir, declared)
     if absent:
         check.details["dotenv_absent"] = absent
         check.hint += "; " + dotenv_files.note(absent, workdir)
 
 
-def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collection[str], workdir: str) -> bool:
+def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collection[str], empty: Collection[str],
+                      workdir: str) -> bool:
     """A config library (or your own check) says a variable is missing or invalid, naming it in its
     message: a name in capitals your code spells as a string (``config("DATABASE_URL")``,
     ``Validator("X")``, ``require("X")`` of a helper of yours), or one the message calls an environment
@@ -229,8 +252,8 @@ def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collecti
             if set(source.call_arguments(frame["file"], frame["line"])) & set(keys):
                 check.file, check.line = frame["file"], frame["line"]
                 break
-        _missing(check, unset, f"{' or '.join(unset)} is not set, so reading it at {check.file}:{check.line} "
-                               f"failed ({by} raised {facts['type']}: {message}): {_set(unset)}", workdir)
+        _missing(check, unset, f"{_absent(unset, empty)}, so reading it at {check.file}:{check.line} "
+                               f"failed ({by} raised {facts['type']}: {message}): {_set(unset)}", workdir, empty=empty)
         return True
     invalid = [v for v in variables.values() if v in env_names]
     if invalid and ("ValueError" in facts.get("bases", ()) or facts.get("type_module", "").startswith("dynaconf")):

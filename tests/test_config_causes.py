@@ -272,6 +272,11 @@ def test_a_variable_read_into_a_name_and_failing_later_is_named(tmp_path: Path, 
     invalid = run_cli(["check", "--mode", mode], root, env={**env, "WEB_WORKERS": SECRET}).check("app.workers")
     assert (invalid["cause"], invalid["details"]["name"], invalid["line"]) == ("env_invalid", "WEB_WORKERS", 4)
     assert SECRET not in str(invalid)
+    empty = run_cli(["check", "--mode", mode], root, env={**env, "WEB_WORKERS": "", "JWT_SECRET": ""})
+    for target, name in (("app.workers", "WEB_WORKERS"), ("app.signing", "JWT_SECRET")):  # int(""), `not ""`
+        check = empty.check(target)
+        assert (check["cause"], check["details"]["empty"]) == ("env_missing", [name]), check
+        assert f"{name} is set but empty" in check["hint"], check["hint"]
 
 
 CONFIG_LIBRARY = """
