@@ -238,8 +238,11 @@ def _named_by_message(check: r.Check, facts: dict[str, Any], env_names: Collecti
     ``Validator("X")``, ``require("X")`` of a helper of yours), or one the message calls an environment
     variable (django-environ's ``env.db()``). ``file:line`` becomes the call that names it."""
     message = facts.get("message") or ""
-    if not check.file or not message or facts.get("validation"):
+    if not check.file or not check.line or not message or facts.get("validation"):
         return False
+    frames = facts.get("frames") or []
+    if frames and frames[-1]["file"] == check.file and not env_reads.scope_reads_environment(check.file, check.line):
+        return False  # your own error about a key of something else (a YAML file's), not the environment
     callers = _callers(check, facts)
     spoken = _ENVIRONMENT.search(message)
     keys = [w for w in dict.fromkeys(_WORD.findall(message)) if _CAPITALS.fullmatch(w)

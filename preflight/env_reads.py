@@ -149,3 +149,15 @@ def raises(path: str, line: int) -> bool:
     """The statement at ``path:line`` is a ``raise`` or an ``assert``: the code failed on purpose."""
     tree = source.parse(path)
     return isinstance(_statement_at(tree, line) if tree else None, (ast.Raise, ast.Assert))
+
+
+def scope_reads_environment(path: str, line: int) -> bool:
+    """The function around ``path:line`` (or its module, at top level) reads the environment at all,
+    by a name it computes too (``os.getenv(name)``)."""
+    tree = source.parse(path)
+    statement = _statement_at(tree, line) if tree else None
+    if statement is None:
+        return False
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    return any(_named(node, "getenv") or _named(node, "environ")
+               for node in ast.walk(_scope(statement, parents) or tree))

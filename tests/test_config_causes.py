@@ -256,7 +256,18 @@ def test_a_variable_read_into_a_name_and_failing_later_is_named(tmp_path: Path, 
 
 
         BROKER_URL = require("BROKER_URL")
-        """}, ["app.db", "app.workers", "app.signing", "app.key", "app.mode", "app.required"])
+        """, "app/limits.py": """
+        LIMITS = {"MAX_ITEMS_DEFAULT": 3}
+
+
+        def limit(key):
+            if key not in LIMITS:
+                raise LookupError(f"{key} is missing from limits.yaml")
+            return LIMITS[key]
+
+
+        MAX_ITEMS = limit("MAX_ITEMS")
+        """}, ["app.db", "app.workers", "app.signing", "app.key", "app.mode", "app.required", "app.limits"])
     env = cli_env(APP_MODE="dev")
     for name in ("DATABASE_URL", "WEB_WORKERS", "JWT_SECRET", "API_KEY", "BROKER_URL"):
         env.pop(name, None)
@@ -269,6 +280,7 @@ def test_a_variable_read_into_a_name_and_failing_later_is_named(tmp_path: Path, 
         assert f"-e {name}=..." in check["hint"], check["hint"]
     assert "DATABASE_URL is not set (read at line 4)" in result.check("app.db")["hint"]
     assert result.check("app.mode")["cause"] == "import_error"  # APP_MODE is set: the code's own refusal
+    assert result.check("app.limits")["cause"] == "import_error"  # a missing key of no environment
     invalid = run_cli(["check", "--mode", mode], root, env={**env, "WEB_WORKERS": SECRET}).check("app.workers")
     assert (invalid["cause"], invalid["details"]["name"], invalid["line"]) == ("env_invalid", "WEB_WORKERS", 4)
     assert SECRET not in str(invalid)
