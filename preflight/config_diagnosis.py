@@ -26,6 +26,9 @@ def _set(names: list[str]) -> str:
 _ABSENT = re.compile(r"\bnot (?:set|found|defined|provided|configured)\b|\bmissing\b|\brequired\b"
                      r"|\bmust be (?:set|provided|defined)\b|\bundefined\b|\bset the\b", re.IGNORECASE)
 _ENVIRONMENT = re.compile(r"\benvironment variable|\benv ?var", re.IGNORECASE)
+# django-environ's URL readers and the variable each reads when the call names none (env.db())
+_URL_DEFAULTS = {"db_url": "DATABASE_URL", "cache_url": "CACHE_URL", "email_url": "EMAIL_URL",
+                 "search_url": "SEARCH_URL"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAPITALS = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{2,}[A-Z0-9]*")
 
@@ -299,12 +302,15 @@ def _raiser(facts: dict[str, Any], check: r.Check) -> str:
 
 def _library_cast(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
     """``config("DEBUG", cast=bool)``, ``env.int("WORKERS")``: a library the line called to read a set
-    variable, named as its first argument, raised ``ValueError`` converting the value."""
+    variable, named as its first argument, raised ``ValueError`` converting the value; django-environ's
+    ``env.db()`` reads ``DATABASE_URL`` unnamed."""
     frames = facts.get("frames") or []
     if "ValueError" not in (facts.get("bases") or ()) or not check.file or not frames \
             or frames[-1]["file"] == check.file:
         return False
-    named = [n for n in source.call_arguments(check.file, check.line) if n in env_names]
+    named = [n for n in source.call_arguments(check.file, check.line) if n in env_names] \
+        or [_URL_DEFAULTS[f["function"]] for f in frames if (f.get("module") or "").startswith("environ.")
+            and f["function"] in _URL_DEFAULTS and _URL_DEFAULTS[f["function"]] in env_names][:1]
     if not named:
         return False
     _invalid(check, named, facts)

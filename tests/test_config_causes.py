@@ -312,19 +312,35 @@ CONFIG_LIBRARY = """
     """
 
 
+DJANGO_ENVIRON = """
+    import os
+    from urllib.parse import urlparse
+
+
+    class Env:
+        def cache(self, var="CACHE_URL"):
+            return self.cache_url(var)
+
+        def cache_url(self, var):
+            return {"LOCATION": urlparse(os.environ[var]).port}
+    """
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_config_librarys_own_errors_name_the_variable(tmp_path: Path, mode: str) -> None:
     """python-decouple's and django-environ's shapes: the library says which variable it did not find
     (one the code names, or one its message calls an environment variable), or fails to convert one
     the code's call named."""
     site = tmp_path / "lib/site-packages"
-    service_tree(site, {"confkit/__init__.py": CONFIG_LIBRARY}, [])
+    service_tree(site, {"confkit/__init__.py": CONFIG_LIBRARY, "environ/__init__.py": "from .environ import Env\n",
+                        "environ/environ.py": DJANGO_ENVIRON}, [])
     root = service_tree(tmp_path / "svc", {"app/__init__.py": "",
                                            "app/key.py": 'from confkit import config\n\nSECRET_KEY = config("SECRET_KEY")\n',
                                            "app/debug.py": 'from confkit import config\n\nDEBUG = config("DEBUG", cast=int)\n',
-                                           "app/db.py": "from confkit import db\n\nDATABASES = {'default': db()}\n"},
-                        ["app.key", "app.debug", "app.db"])
-    env = cli_env(PYTHONPATH=str(site), DEBUG=SECRET)
+                                           "app/db.py": "from confkit import db\n\nDATABASES = {'default': db()}\n",
+                                           "app/cache.py": "import environ\n\nCACHES = {'default': environ.Env().cache()}\n"},
+                        ["app.key", "app.debug", "app.db", "app.cache"])
+    env = cli_env(PYTHONPATH=str(site), DEBUG=SECRET, CACHE_URL=f"redis://{SECRET}:port/0")
     env.pop("SECRET_KEY", None), env.pop("DATABASE_URL", None)
     result = run_cli(["check", "--mode", mode], root, env=env)
     key, debug, db = result.check("app.key"), result.check("app.debug"), result.check("app.db")
@@ -332,6 +348,8 @@ def test_a_config_librarys_own_errors_name_the_variable(tmp_path: Path, mode: st
     assert "(confkit raised UndefinedValueError: SECRET_KEY not found" in key["hint"], key["hint"]
     assert (db["cause"], db["details"]["name"], db["line"]) == ("env_missing", "DATABASE_URL", 3), db
     assert (debug["cause"], debug["details"]["name"], debug["line"]) == ("env_invalid", "DEBUG", 3), debug
+    cache = result.check("app.cache")  # django-environ's env.cache() reads CACHE_URL without naming it
+    assert (cache["cause"], cache["details"]["name"], cache["line"]) == ("env_invalid", "CACHE_URL", 3), cache
     assert SECRET not in result.stderr and SECRET not in str(result.report)
 
 
