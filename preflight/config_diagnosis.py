@@ -192,6 +192,12 @@ def _absent(names: list[str], empty: Collection[str]) -> str:
         f"{' or '.join(blank)} {'is' if len(blank) == 1 else 'are'} set but empty" if blank else "") if part)
 
 
+def environ_key_missing(check: r.Check, name: str, workdir: str) -> None:
+    """``os.environ["X"]`` raised ``KeyError``."""
+    _missing(check, [name], f"{name} is read with os.environ[...] at {check.file}:{check.line} but is not set: "
+                            f"{_set([name])}", workdir)
+
+
 def _bad_value(check: r.Check, facts: dict[str, Any], env_names: Collection[str]) -> bool:
     """``int(os.environ["WORKERS"])`` with ``WORKERS=four``: a set variable whose value the reading line,
     or a line using what it read, could not convert (a ``ValueError`` there, ``json.loads`` included).

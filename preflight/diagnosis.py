@@ -256,12 +256,7 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
     elif system_diagnosis.diagnose(check, facts):
         pass
     elif "KeyError" in bases and _reads_environ(facts["frames"]):
-        name = facts.get("key") or "?"
-        check.cause = "env_missing"
-        check.details["name"] = name
-        check.hint = (f"{name} is read with os.environ[...] at {check.file}:{check.line} but is not set: "
-                      f"set it for the container (docker run -e {name}=..., Kubernetes env, Cloud Run "
-                      f"--set-env-vars/--set-secrets), and list it under env.required in the manifest")
+        config_diagnosis.environ_key_missing(check, facts.get("key") or "?", ctx.workdir)
     elif "NameError" in bases:
         _name_error(check, facts)
     elif file_diagnosis.diagnose(check, facts, ctx.workdir, ctx.uid):
