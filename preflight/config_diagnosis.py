@@ -8,11 +8,11 @@ returns True when the failure is of its kind. Variable names are reported, never
 from __future__ import annotations
 
 import re
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from preflight import dotenv_files, env_reads, source
 from preflight import report as r
-
 
 
 def _set(names: list[str]) -> str:

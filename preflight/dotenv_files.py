@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from typing import Collection
+from collections.abc import Collection
 
 from preflight import source
 

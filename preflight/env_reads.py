@@ -42,12 +42,9 @@ def reaching(path: str, line: int) -> list[Read]:
 
 def _statement_at(tree: ast.Module, line: int) -> ast.stmt | None:
     """The innermost statement spanning ``line``."""
-    best = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if best is None or (node.end_lineno or 0) - node.lineno <= (best.end_lineno or 0) - best.lineno:
-                best = node
-    return best
+    spanning = [node for node in ast.walk(tree)
+                if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno)]
+    return min(reversed(spanning), key=lambda node: (node.end_lineno or node.lineno) - node.lineno, default=None)
 
 
 def _evaluated(statement: ast.stmt, line: int, parents: dict) -> list[ast.AST]:
