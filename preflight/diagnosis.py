@@ -34,6 +34,7 @@ class Context:
     pythonpath: str | None = None  # the checked environment's PYTHONPATH
     flags: dict[str, Any] = field(default_factory=dict)  # the checked interpreter's sys.flags that shape sys.path
     env_names: frozenset[str] = frozenset()  # the variables set in the checked environment
+    env_empty: frozenset[str] = frozenset()  # those of them set to ""
     python_version: tuple[int, ...] | None = None  # the checked interpreter's
 
     def is_app_file(self, path: str | None) -> bool:
@@ -255,12 +256,7 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
     elif system_diagnosis.diagnose(check, facts):
         pass
     elif "KeyError" in bases and _reads_environ(facts["frames"]):
-        name = facts.get("key") or "?"
-        check.cause = "env_missing"
-        check.details["name"] = name
-        check.hint = (f"{name} is read with os.environ[...] at {check.file}:{check.line} but is not set: "
-                      f"set it for the container (docker run -e {name}=..., Kubernetes env, Cloud Run "
-                      f"--set-env-vars/--set-secrets), and list it under env.required in the manifest")
+        config_diagnosis.environ_key_missing(check, facts.get("key") or "?", ctx.workdir)
     elif "NameError" in bases:
         _name_error(check, facts)
     elif file_diagnosis.diagnose(check, facts, ctx.workdir, ctx.uid):
@@ -274,7 +270,7 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
                       "move that call under `if __name__ == \"__main__\":` or into a function")
     elif network_diagnosis.diagnose(check, facts):
         pass
-    elif config_diagnosis.diagnose(check, facts, ctx.env_names):
+    elif config_diagnosis.diagnose(check, facts, ctx.env_names - ctx.env_empty, ctx.env_empty, ctx.workdir):
         pass
     elif frame and _stdlib_name(ctx.module_name(frame["file"])):
         name = ctx.module_name(frame["file"])

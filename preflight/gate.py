@@ -155,6 +155,7 @@ def _context(manifest: Manifest, probe: dict | None, workdir: str) -> Context:
         pythonpath=probe.get("pythonpath"),
         flags=probe.get("flags") or {},
         env_names=frozenset(probe.get("env_names") or ()),
+        env_empty=frozenset(probe.get("env_empty") or ()),
         python_version=tuple(probe["version"]) if probe.get("version") else None,
     )
 

@@ -23,7 +23,7 @@ def defines(path: str, name: str | None) -> bool:
 def imported_names(path: str, line: int) -> list[str]:
     """The dotted names the absolute import statement at ``path:line`` asks for, in order:
     ``from google.cloud import storage`` gives ``google.cloud.storage`` (a submodule, or not)."""
-    tree = _parse(path)
+    tree = parse(path)
     names: list[str] = []
     for node in ast.walk(tree) if tree else ():
         if not isinstance(node, (ast.Import, ast.ImportFrom)) or not node.lineno <= line <= (node.end_lineno or 0):
@@ -37,7 +37,7 @@ def imported_names(path: str, line: int) -> list[str]:
 
 def relative_import(path: str, line: int) -> tuple[int, str]:
     """The dots and the module of the relative ``from .x import`` statement at ``path:line``; (0, "") for none."""
-    tree = _parse(path)
+    tree = parse(path)
     for node in ast.walk(tree) if tree else ():
         if isinstance(node, ast.ImportFrom) and node.level and node.lineno <= line <= (node.end_lineno or 0):
             return node.level, node.module or ""
@@ -47,7 +47,7 @@ def relative_import(path: str, line: int) -> tuple[int, str]:
 def string_line(path: str, wanted: str, prefix: bool = False) -> int | None:
     """The first line of ``path`` holding the string literal ``wanted`` (with ``prefix``: or one starting
     with ``wanted.``, as ``"payments.apps.PaymentsConfig"`` does for ``payments``)."""
-    tree = _parse(path)
+    tree = parse(path)
     lines = [node.lineno for node in (ast.walk(tree) if tree else ())
              if isinstance(node, ast.Constant) and isinstance(node.value, str)
              and (node.value == wanted or prefix and node.value.startswith(wanted + "."))]
@@ -74,7 +74,8 @@ def project_file(name: str, directories: list[str]) -> str | None:
     return None
 
 
-def _parse(path: str) -> ast.Module | None:
+def parse(path: str) -> ast.Module | None:
+    """The module at ``path`` as a syntax tree; None when it cannot be read or parsed."""
     try:
         with open(path, encoding="utf-8") as handle:
             return ast.parse(handle.read(), path)
@@ -83,7 +84,7 @@ def _parse(path: str) -> ast.Module | None:
 
 
 def _top_level_bindings(path: str) -> list[tuple[ast.stmt, str]]:
-    tree = _parse(path)
+    tree = parse(path)
     found: list[tuple[ast.stmt, str]] = []
     for node in tree.body if tree else ():
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -94,3 +95,24 @@ def _top_level_bindings(path: str) -> list[tuple[ast.stmt, str]]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             found += [(node, (a.asname or a.name).split(".")[0]) for a in node.names]
     return found
+
+
+def keyword_string(path: str, keyword: str) -> str | None:
+    """The string the first call in ``path`` passing ``keyword=`` gives it ("" for ``False``); None when none does."""
+    tree = parse(path)
+    for node in ast.walk(tree) if tree else ():
+        for given in node.keywords if isinstance(node, ast.Call) else ():
+            if given.arg == keyword and isinstance(given.value, ast.Constant):
+                value = given.value.value
+                if isinstance(value, str) or value is False:
+                    return value or ""
+    return None
+
+
+def call_arguments(path: str, line: int) -> list[str]:
+    """The string literals the calls starting on ``path:line`` take as their first argument:
+    ``config("DEBUG", cast=bool)`` gives ``DEBUG``."""
+    tree = parse(path)
+    return [node.args[0].value for node in (ast.walk(tree) if tree else ())
+            if isinstance(node, ast.Call) and node.lineno == line and node.args
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)]

@@ -211,3 +211,155 @@ def test_a_set_variable_whose_value_the_code_cannot_convert_is_env_invalid(tmp_p
     check = run_cli(["check", "--mode", mode], root, env=cli_env(SVC_WORKERS=SECRET, REDIS_PORT="6379")).check("app.server")
     assert (check["cause"], check["line"], check["details"]["name"]) == ("env_invalid", 3, "SVC_WORKERS"), check
     assert SECRET not in str(check) and "enableServiceLinks" not in check["hint"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_variable_read_into_a_name_and_failing_later_is_named(tmp_path: Path, mode: str) -> None:
+    """The None of an unset variable travels through assignments (urlparse(None) even fails without
+    saying NoneType); your own raise or assert testing a variable is its absence too; a set one is not."""
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/db.py": """
+        import os
+        from urllib.parse import urlparse
+
+        url = os.getenv("DATABASE_URL")
+        parsed = urlparse(url)
+        NAME = parsed.path.lstrip("/")
+        """, "app/workers.py": """
+        import os
+
+        workers = os.environ.get("WEB_WORKERS")
+        WORKERS = int(workers)
+        """, "app/signing.py": """
+        import os
+
+        SECRET = os.getenv("JWT_SECRET")
+        if not SECRET:
+            raise RuntimeError("refusing to start without a signing key")
+        """, "app/key.py": """
+        import os
+
+        assert os.getenv("API_KEY")
+        """, "app/mode.py": """
+        import os
+
+        MODE = os.getenv("APP_MODE")
+        if MODE != "prod":
+            raise RuntimeError("this image runs in prod only")
+        """, "app/required.py": """
+        import os
+
+
+        def require(name):
+            if not os.getenv(name):
+                raise RuntimeError(f"{name} is required")
+            return os.environ[name]
+
+
+        BROKER_URL = require("BROKER_URL")
+        """, "app/limits.py": """
+        LIMITS = {"MAX_ITEMS_DEFAULT": 3}
+
+
+        def limit(key):
+            if key not in LIMITS:
+                raise LookupError(f"{key} is missing from limits.yaml")
+            return LIMITS[key]
+
+
+        MAX_ITEMS = limit("MAX_ITEMS")
+        """}, ["app.db", "app.workers", "app.signing", "app.key", "app.mode", "app.required", "app.limits"])
+    env = cli_env(APP_MODE="dev")
+    for name in ("DATABASE_URL", "WEB_WORKERS", "JWT_SECRET", "API_KEY", "BROKER_URL"):
+        env.pop(name, None)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    for target, name, line in (("app.db", "DATABASE_URL", 6), ("app.workers", "WEB_WORKERS", 4),
+                               ("app.signing", "JWT_SECRET", 5), ("app.key", "API_KEY", 3),
+                               ("app.required", "BROKER_URL", 10)):  # the line naming it, not the helper's raise
+        check = result.check(target)
+        assert (check["cause"], check["details"]["name"], check["line"]) == ("env_missing", name, line), check
+        assert f"-e {name}=..." in check["hint"], check["hint"]
+    assert "DATABASE_URL is not set (read at line 4)" in result.check("app.db")["hint"]
+    assert result.check("app.mode")["cause"] == "import_error"  # APP_MODE is set: the code's own refusal
+    assert result.check("app.limits")["cause"] == "import_error"  # a missing key of no environment
+    invalid = run_cli(["check", "--mode", mode], root, env={**env, "WEB_WORKERS": SECRET}).check("app.workers")
+    assert (invalid["cause"], invalid["details"]["name"], invalid["line"]) == ("env_invalid", "WEB_WORKERS", 4)
+    assert SECRET not in str(invalid)
+    empty = run_cli(["check", "--mode", mode], root, env={**env, "WEB_WORKERS": "", "JWT_SECRET": ""})
+    for target, name in (("app.workers", "WEB_WORKERS"), ("app.signing", "JWT_SECRET")):  # int(""), `not ""`
+        check = empty.check(target)
+        assert (check["cause"], check["details"]["empty"]) == ("env_missing", [name]), check
+        assert f"{name} is set but empty" in check["hint"], check["hint"]
+
+
+CONFIG_LIBRARY = """
+    import os
+
+
+    class UndefinedValueError(Exception):
+        pass
+
+
+    def config(option, cast=str):
+        if option not in os.environ:
+            raise UndefinedValueError(f"{option} not found. Declare it as envvar or define a default value.")
+        return cast(os.environ[option])
+
+
+    def db():
+        if "DATABASE_URL" not in os.environ:
+            raise LookupError("Set the DATABASE_URL environment variable")
+        return os.environ["DATABASE_URL"]
+    """
+
+
+DJANGO_ENVIRON = """
+    import os
+    from urllib.parse import urlparse
+
+
+    class Env:
+        def cache(self, var="CACHE_URL"):
+            return self.cache_url(var)
+
+        def cache_url(self, var):
+            return {"LOCATION": urlparse(os.environ[var]).port}
+    """
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_config_librarys_own_errors_name_the_variable(tmp_path: Path, mode: str) -> None:
+    """python-decouple's and django-environ's shapes: the library says which variable it did not find
+    (one the code names, or one its message calls an environment variable), or fails to convert one
+    the code's call named."""
+    site = tmp_path / "lib/site-packages"
+    service_tree(site, {"confkit/__init__.py": CONFIG_LIBRARY, "environ/__init__.py": "from .environ import Env\n",
+                        "environ/environ.py": DJANGO_ENVIRON}, [])
+    root = service_tree(tmp_path / "svc", {"app/__init__.py": "",
+                                           "app/key.py": 'from confkit import config\n\nSECRET_KEY = config("SECRET_KEY")\n',
+                                           "app/debug.py": 'from confkit import config\n\nDEBUG = config("DEBUG", cast=int)\n',
+                                           "app/db.py": "from confkit import db\n\nDATABASES = {'default': db()}\n",
+                                           "app/cache.py": "import environ\n\nCACHES = {'default': environ.Env().cache()}\n"},
+                        ["app.key", "app.debug", "app.db", "app.cache"])
+    env = cli_env(PYTHONPATH=str(site), DEBUG=SECRET, CACHE_URL=f"redis://{SECRET}:port/0")
+    env.pop("SECRET_KEY", None), env.pop("DATABASE_URL", None)
+    result = run_cli(["check", "--mode", mode], root, env=env)
+    key, debug, db = result.check("app.key"), result.check("app.debug"), result.check("app.db")
+    assert (key["cause"], key["details"]["name"], key["line"]) == ("env_missing", "SECRET_KEY", 3), key
+    assert "(confkit raised UndefinedValueError: SECRET_KEY not found" in key["hint"], key["hint"]
+    assert (db["cause"], db["details"]["name"], db["line"]) == ("env_missing", "DATABASE_URL", 3), db
+    assert (debug["cause"], debug["details"]["name"], debug["line"]) == ("env_invalid", "DEBUG", 3), debug
+    cache = result.check("app.cache")  # django-environ's env.cache() reads CACHE_URL without naming it
+    assert (cache["cause"], cache["details"]["name"], cache["line"]) == ("env_invalid", "CACHE_URL", 3), cache
+    assert SECRET not in result.stderr and SECRET not in str(result.report)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_missing_settings_note_the_env_file_the_image_lacks(tmp_path: Path, mode: str) -> None:
+    settings = SETTINGS.replace('env_prefix="SVC_"', 'env_prefix="SVC_", env_file=".env"')
+    root = service_tree(tmp_path, {"app/__init__.py": "", "app/config.py": settings}, ["app.config"])
+    check = run_cli(["check", "--mode", mode], root, env=cli_env()).check("app.config")
+    assert (check["cause"], check["details"]["dotenv_absent"]) == ("env_missing", [str(root / ".env")]), check
+    assert f"reads {root / '.env'}, which does not exist" in check["hint"], check["hint"]
+    (root / ".env").write_text("SVC_PORT=8000\n")  # there, without the variable: nothing to say of it
+    check = run_cli(["check", "--mode", mode], root, env=cli_env()).check("app.config")
+    assert check["cause"] == "env_missing" and "dotenv_absent" not in check["details"], check

@@ -226,6 +226,7 @@ def describe(tops: list[str] = ()) -> dict:
         "pythonpath": os.environ.get("PYTHONPATH"),
         "flags": {name: getattr(sys.flags, name) for name in _FLAGS},
         "env_names": sorted(os.environ),
+        "env_empty": sorted(name for name, value in os.environ.items() if not value),
         "library_dirs": library,
         "distributions": installed_distributions(sys.path),
         "app": app_tree(app_roots(sys.path, library), list(tops)),

@@ -528,8 +528,16 @@ def _validation_facts(exc: BaseException) -> dict | None:
         config = type(settings).model_config
         facts["settings"] = {"case_sensitive": bool(config.get("case_sensitive")),
                              "nested_delimiter": config.get("env_nested_delimiter") or None,
+                             "env_files": _env_files(config.get("env_file")),
                              "variables": _settings_variables(type(settings), config)}
     return facts
+
+
+def _env_files(env_file: object) -> list[str]:
+    """A settings class's ``env_file``: none, one path, or several."""
+    if env_file is None:
+        return []
+    return [str(p) for p in (env_file if isinstance(env_file, (list, tuple)) else [env_file])]
 
 
 def _settings_variables(cls: type, config: dict) -> dict[str, dict]:
