@@ -13,7 +13,7 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
-from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker
+from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker, main_module
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -63,6 +63,8 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
                           gunicorn.get("pythonpath"))
     worker = gunicorn.get("worker_class")
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
+    if named is None and server is None and _PYTHON_NAME.match(os.path.basename(program)) and parsed.kind == "module":
+        named = main_module(parsed.target) if parsed.target else None
     application = app_target(server, args) if server in APP_SERVERS else None
     imports = tuple(entry for entry in (named, application) if entry is not None)
     start = ServerStart(python, options, head, workdir, imports=imports)
