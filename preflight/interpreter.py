@@ -66,6 +66,8 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     if named is None and server is None and _PYTHON_NAME.match(os.path.basename(program)) and parsed.kind == "module":
         named = main_module(parsed.target) if parsed.target else None
     application = app_target(server, args) if server in APP_SERVERS else None
+    if application is None and gunicorn.get("wsgi_app"):
+        application = app_target(server, [gunicorn["wsgi_app"]])
     imports = tuple(entry for entry in (named, application) if entry is not None)
     start = ServerStart(python, options, head, workdir, imports=imports)
     return _under_env(start, env, started_in) if env is not None else start
@@ -130,7 +132,8 @@ def _sys_path_head(server: str | None, args: list[str], script: str | None, safe
 
 
 # gunicorn's settings the checks follow, and the command-line options that set each
-_GUNICORN_OPTIONS = {"chdir": ("--chdir",), "pythonpath": ("--pythonpath",), "worker_class": ("-k", "--worker-class")}
+_GUNICORN_OPTIONS = {"chdir": ("--chdir",), "pythonpath": ("--pythonpath",), "worker_class": ("-k", "--worker-class"),
+                     "wsgi_app": ()}  # the application, when no argument names it: only in its config file
 
 
 def _gunicorn_settings(args: list[str], environ: Mapping[str, str]) -> dict[str, str | None]:

@@ -40,6 +40,7 @@ class Named(NamedTuple):
     named_by: str
     application: bool = False
     as_main: bool = False  # run by ``python -m``: checked as runpy finds it (``ImportTarget.as_main``)
+    call: str = ""  # the app factory's call as the command writes it (``("prod")`` of ``app:create_app("prod")``)
 
 
 def app_target(server: str, args: list[str]) -> Named | None:
@@ -51,7 +52,8 @@ def app_target(server: str, args: list[str]) -> Named | None:
             continue
         found = _APP_TARGET.fullmatch(word)
         if found and not word.startswith("-"):
-            return Named(found[1], found[2], f"{server}'s application ({word})", application=True)
+            return Named(found[1], found[2], f"{server}'s application ({word})", application=True,
+                         call=found[3] or "")
     return None
 
 

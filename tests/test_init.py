@@ -162,6 +162,7 @@ def test_init_calls_an_app_factory_as_the_server_does_and_lists_what_it_imports(
 @pytest.mark.parametrize("entry, message, tip", [
     ("server.py", "'server.py' is a file: init takes the module the server imports", "preflight init server,"),
     ("./app/main.py", "'./app/main.py' is a file", "preflight init app.main,"),
+    ("app/main.py:app", "'app/main.py:app' is a file", "preflight init app.main:app,"),
     ("app.main:create(__import__('os'))", "an app factory's arguments must be literals", "like 'app:create_app()'"),
     ("app.main:create(", "is not an entry point", "or an app factory"),
 ])
@@ -174,3 +175,68 @@ def test_init_refuses_a_file_path_or_a_factory_call_with_code_and_imports_nothin
     event = [json.loads(line) for line in done.stderr.splitlines()][-1]
     assert message in event["message"] and tip in event["hint"], event
     assert not (app / "app" / "main.py.imported").exists() and not (app / "preflight.yaml").exists()
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+PYTHON_M = {"svc/__init__.py": "",
+            "svc/__main__.py": "from svc.cli import main\n\nopen('STARTED', 'w').close()\nmain()\n",
+            "svc/cli.py": "from svc.server import serve\n\n\ndef main():\n    serve()\n",
+            "svc/server.py": "def serve():\n    print('serving')\n",
+            "scripts/seed.py": "import svc.server\n\nif __name__ == '__main__':\n    print('seeding')\n",
+            "migrations/env.py": "from alembic import context\n\ncontext.configure()\n"}
+
+
+def test_init_from_python_m_lists_what_main_imports_and_never_runs_it(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "svc", PYTHON_M)
+    done = preflight("init", "--", sys.executable, "-m", "svc", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    text = (tree / "preflight.yaml").read_text()
+    assert text.startswith(f"# Written by `preflight init -- {sys.executable} -m svc`")
+    assert yaml.safe_load(text)["imports"] == ["svc", "svc.server", "svc.cli"]  # not svc.__main__: it runs main()
+    assert not (tree / "STARTED").exists()
+    assert preflight("check", "--", sys.executable, "-m", "svc", cwd=tree).returncode == 0
+    (tree / "svc" / "__main__.py").write_text(PYTHON_M["svc/__main__.py"].replace("import main", "import run"))
+    broken = preflight("check", "--format", "json", "--", sys.executable, "-m", "svc", cwd=tree)
+    assert broken.returncode == 1 and "symbol_missing" in broken.stderr and "__main__.py" in broken.stderr
+    assert not (tree / "STARTED").exists()
+
+
+def test_init_from_gunicorn_follows_its_config_file_and_app_dir(tmp_path: Path) -> None:
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable))
+    if gunicorn is None:
+        pytest.skip("gunicorn is not installed beside this interpreter")
+    tree = write_tree(tmp_path / "svc", {"src/web/__init__.py": "", "src/web/wsgi.py": "from web import views\n\napp = views.app\n",
+                                         "src/web/views.py": "app = object()\n",
+                                         "gunicorn.conf.py": 'pythonpath = "src"\nwsgi_app = "web.wsgi:app"\n'})
+    done = preflight("init", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((tree / "preflight.yaml").read_text())
+    assert data["sys_path"] == ["src"] and data["imports"][0] == {"module": "web.wsgi", "symbols": ["app"]}
+    assert preflight("check", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree).returncode == 0
+    (tree / "gunicorn.conf.py").write_text('pythonpath = "src"\nwsgi_app = "web.wsgi:application"\n')
+    broken = preflight("check", "--format", "json", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree)
+    assert broken.returncode == 1 and "symbol_missing" in broken.stderr  # the config file's wsgi_app is checked
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--", "sh", "-c", "exec uvicorn app.main:app"], 2, "cannot tell which module `sh -c 'exec uvicorn"),
+    (["--", sys.executable, "serve.py"], 2, "'serve.py' is a file"),
+    (["--", "no-such-server-here"], 127, "command not found"),
+    (["--"], 2, "no server command after --"),
+    (["app.main:app", "--", "uvicorn", "app.main:app"], 2, "both say what to import"),
+    ([], 2, "no entry point given"),
+])
+def test_init_says_what_it_cannot_follow_and_writes_nothing(tmp_path: Path, args: list[str], code: int,
+                                                            message: str) -> None:
+    tree = write_tree(tmp_path / "svc", PYTHON_M)
+    done = preflight("init", *args, cwd=tree)
+    assert done.returncode == code, done.stderr
+    event = [json.loads(line) for line in done.stderr.splitlines()][-1]
+    assert message in event["message"] and event["hint"], event
+    assert not (tree / "preflight.yaml").exists()

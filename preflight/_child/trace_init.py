@@ -4,7 +4,9 @@ Protocol (started by path, standard library only, never imports preflight):
 
     python trace_init.py REQUEST_JSON RESULT_PATH STACK_PATH
 
-REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}, plus "call": {"args": [...],
+REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}; "sys_path_head": [...] when the
+server's sys.path starts with other entries than the working directory (``run_import``'s), "as_main": true
+for the module ``python -m`` runs (``run_import.import_as_main``: its imports, never its code); "call": {"args": [...],
 "kwargs": {...}} for an app factory (``app:create_app()``): the symbol is then called with those values
 (JSON data, never code), as the server calls it, and the modules it loads count as loaded; if it
 raises, the result is a failure with "called": true.
@@ -156,8 +158,10 @@ def main(argv: list[str]) -> int:
     faulthandler.enable(file=stack_file)
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
+    if request.get("sys_path_head") is not None:  # in place of the working directory inspect_env put first
+        sys.path[0:1] = request["sys_path_head"]
     _install()
-    result = check_module(request["module"], request.get("symbols", []))
+    result = check_module(request["module"], request.get("symbols", []), bool(request.get("as_main")))
     if request.get("call") is not None and result.get("ok"):
         _call_entry(result, request["module"], request["symbols"][0], request["call"])
     faulthandler.cancel_dump_traceback_later()
