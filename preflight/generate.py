@@ -88,8 +88,7 @@ def init(entry: str, out: str, start: Start, force: bool = False) -> InitResult:
     listed = {name for name, _ in traced.app_modules if name != module}
     for check in report.failures:
         if check.kind == "import" and check.target in listed:
-            left_out[check.target] = (f"{check.cause} at {_where({'file': check.file, 'line': check.line}, workdir)}"
-                                      if check.file else str(check.cause))
+            left_out[check.target] = _left_out_reason(check, workdir)
     static_failures = [c for c in report.failures if c.kind == "static"]
     if left_out or static_failures:
         text = render(traced, out_dir, workdir, left_out, static=not static_failures, interpreter=start.interpreter,
@@ -208,8 +207,9 @@ def _failed_import(entry: str, module: str, attr: str, outcome, start: Start) ->
                   pythonpath=os.environ.get("PYTHONPATH"))
     from preflight.redact import redact_checks
 
-    checks = diagnose_import(ImportTarget(module, (attr,) if attr else (), TRACE_TIMEOUT, as_main=start.as_main),
-                             outcome, ctx)
+    target = ImportTarget(module, (attr,) if attr else (), TRACE_TIMEOUT, as_main=start.as_main,
+                          named_by="the entry point given to init")
+    checks = diagnose_import(target, outcome, ctx)
     redact_checks(checks, os.environ if start.environ is None else start.environ)
     failed = next((c for c in checks if c.failing), checks[0])
     where = f" at {failed.file}:{failed.line}" if failed.file else ""
@@ -305,7 +305,8 @@ def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str],
     if not shown and traced.as_main:
         lines[-1] = "imports: []"
     if left_out:
-        lines += ["# Left out: these fail when imported first, on their own (the entry point imports them):"]
+        lines += ["# Left out: these fail when imported first, on their own; the entry point imports them after",
+                  "# what they need (an import cycle's other half, django.setup()), so its check covers them:"]
         lines += [f"#   - {name}  # {why}" for name, why in left_out.items()]
     lines.append("")
     if static:
@@ -316,6 +317,14 @@ def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str],
                   "# (or record them with `preflight scan --write-baseline FILE` and set static.baseline).",
                   "# static: true"]
     return "\n".join(lines) + "\n"
+
+
+def _left_out_reason(check: r.Check, workdir: str) -> str:
+    """``cause at file:line: what Python said`` (its first sentence, shortened), for one comment line."""
+    where = f" at {_where({'file': check.file, 'line': check.line}, workdir)}" if check.file else ""
+    said = " ".join(str(check.message or "").split()).split(". ")[0]
+    said = said if len(said) <= 90 else said[:87] + "..."
+    return f"{check.cause}{where}" + (f": {said}" if said else "")
 
 
 def _path(path: str, base: str) -> str:
