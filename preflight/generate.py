@@ -229,9 +229,10 @@ def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: st
     else:
         app.sort(key=lambda item: item[0] != module)  # the entry first, the rest in load order
     roots: list[str] = []
+    installed = {os.path.realpath(d) for d in ctx.prefixes}  # site-packages: on the interpreter's sys.path anyway
     for name, file in app:
         root = _root(name, file)
-        if root and root not in roots:
+        if root and root not in roots and os.path.realpath(root) not in installed:
             roots.append(root)
     app_tops = {name.partition(".")[0] for name, _ in app}
     dists: dict[str, str] = {}

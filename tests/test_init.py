@@ -252,3 +252,22 @@ def test_init_in_a_directory_without_the_module_names_the_entry_point_not_a_mani
     assert "importing svc_nowhere.main failed, nothing written" in event["message"]
     assert "the entry point given to init (svc_nowhere.main)" in event["hint"] and "manifest" not in event["hint"]
     assert list(empty.iterdir()) == []
+
+
+def test_init_of_an_installed_package_lists_no_site_packages_path(tmp_path: Path) -> None:
+    """``pip install .`` (not editable): the application's modules are in site-packages, which the
+    interpreter has on sys.path anyway; a manifest naming the build machine's venv path is not one to keep."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    write_tree(Path(purelib), {"svcpkg/__init__.py": "", "svcpkg/cli.py": "from svcpkg import core\n\n\ndef main():\n    core.run()\n",
+                               "svcpkg/core.py": "def run():\n    pass\n"})
+    work = tmp_path / "work"
+    work.mkdir()
+    done = preflight("init", "svcpkg.cli:main", "--python", str(python), cwd=work)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((work / "preflight.yaml").read_text())
+    assert "sys_path" not in data and data["imports"][1:] == ["svcpkg", "svcpkg.core"], data
+    assert preflight("check", "--python", str(python), cwd=work).returncode == 0
