@@ -329,8 +329,11 @@ def _left_out_reason(check: r.Check, workdir: str) -> str:
 
 
 def _path(path: str, base: str) -> str:
-    rel = os.path.relpath(path, base)
-    return json.dumps(rel if not rel.startswith("..") else os.path.abspath(path))
+    """``path`` relative to the manifest's directory ``base`` when both lie in one tree below ``/``
+    (``../services/api`` from a monorepo's ``deploy/``: the same in every checkout), else absolute."""
+    path, base = os.path.abspath(path), os.path.abspath(base)
+    within = os.path.commonpath([path, base]) != os.sep
+    return json.dumps(os.path.relpath(path, base) if within else path)
 
 
 def _where(read: dict[str, Any], workdir: str) -> str:

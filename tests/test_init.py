@@ -271,3 +271,22 @@ def test_init_of_an_installed_package_lists_no_site_packages_path(tmp_path: Path
     data = yaml.safe_load((work / "preflight.yaml").read_text())
     assert "sys_path" not in data and data["imports"][1:] == ["svcpkg", "svcpkg.core"], data
     assert preflight("check", "--python", str(python), cwd=work).returncode == 0
+
+
+def test_init_in_a_monorepo_writes_paths_that_hold_in_another_checkout(tmp_path: Path) -> None:
+    """The server runs from services/api (WORKDIR), a shared library comes from PYTHONPATH, the manifest
+    lives in deploy/: paths relative to it hold wherever the repository is checked out."""
+    repo = write_tree(tmp_path / "repo", {
+        "services/api/app/__init__.py": "", "services/api/app/main.py": "from common.util import now\n\napp = now\n",
+        "libs/common/common/__init__.py": "", "libs/common/common/util.py": "def now():\n    return 0\n"})
+    done = preflight("init", "app.main:app", "--out", "../../deploy/api.yaml", cwd=repo / "services" / "api",
+                     env={"PYTHONPATH": str(repo / "libs" / "common")})
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((repo / "deploy" / "api.yaml").read_text())
+    assert data["workdir"] == "../services/api" and data["sys_path"] == ["../libs/common"], data
+    moved = shutil.copytree(repo, tmp_path / "elsewhere")
+    env = {"PYTHONPATH": str(moved / "libs" / "common")}
+    assert preflight("check", "../../deploy/api.yaml", cwd=moved / "services" / "api", env=env).returncode == 0
+    (moved / "libs" / "common" / "common" / "util.py").unlink()
+    broken = preflight("check", "../../deploy/api.yaml", cwd=moved / "services" / "api", env=env)
+    assert broken.returncode == 1 and "module_not_found" in broken.stderr
