@@ -62,6 +62,7 @@ class Traced:
     required_env: list[dict[str, Any]]
     optional_env: list[dict[str, Any]]
     entry: str = ""  # as given: module:attribute, or an app factory's call
+    optional_dists: dict[str, str] = field(default_factory=dict)  # distribution pin -> where a try/except ImportError imports it
     command: list[str] | None = None  # the server command it was found in (``init -- CMD``)
     as_main: bool = False  # ``module`` is what ``python -m`` runs: never listed, its file never imported
 
@@ -236,15 +237,36 @@ def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: st
             roots.append(root)
     app_tops = {name.partition(".")[0] for name, _ in app}
     dists: dict[str, str] = {}
+    guarded: dict[str, str] = {}  # distribution -> where: every top of it loaded was first imported under a guard
     for top, found in sorted((result.get("distributions") or {}).items()):
         if top in app_tops:
             continue
+        where = _guarded_import(top, result.get("importers") or {}, workdir)
         for dist, version in found:
-            dists.setdefault(canonical(dist), f"{canonical(dist)}=={version}")
+            name = canonical(dist)
+            if name not in dists or name in guarded:  # one unguarded top of it makes it required
+                guarded.pop(name, None)
+                if where:
+                    guarded[name] = where
+            dists.setdefault(name, f"{name}=={version}")
     reads = [e for e in result.get("env_reads") or [] if e.get("file") and ctx.is_app_file(e["file"])]
     required = [e for e in reads if e["how"] == "item" and e["present"]]
     optional = [e for e in reads if e not in required]
-    return Traced(module, symbols, app, roots, sorted(dists.values()), required, optional, as_main=as_main)
+    pins = sorted(pin for name, pin in dists.items() if name not in guarded)
+    traced = Traced(module, symbols, app, roots, pins, required, optional, as_main=as_main)
+    traced.optional_dists = {dists[name]: where for name, where in sorted(guarded.items())}
+    return traced
+
+
+def _guarded_import(top: str, importers: dict[str, list], workdir: str) -> str | None:
+    """``file:line`` of the ``try: import top`` / ``except ImportError`` that first imported ``top``;
+    None when it was imported unguarded (or where is not known)."""
+    from preflight.source import import_guarded
+
+    file, line = (importers.get(top) or [None, None])[:2]
+    if not file or not line or not import_guarded(file, line):
+        return None
+    return _where({"file": file, "line": line}, workdir)
 
 
 def _root(name: str, file: str) -> str | None:
@@ -289,6 +311,10 @@ def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str],
     if traced.distributions:
         lines += ["", "# Third-party distributions the import pulled in, at the versions installed here.",
                   "distributions:"] + [f"  - {json.dumps(d)}" for d in traced.distributions]
+    if traced.optional_dists:
+        lines += ["", "# Imported under try/except ImportError, so optional where the server runs; add them to",
+                  "# distributions if they must be there:"]
+        lines += [f"#   - {json.dumps(pin)}  # at {where}" for pin, where in traced.optional_dists.items()]
     loaded = "importing it and calling the factory, as the server does" if entry.endswith(")") else "it"
     if traced.as_main:
         lines += ["", f"# `python -m {traced.module}` runs a file that is not listed: imported, it would start the server.",

@@ -44,6 +44,27 @@ def relative_import(path: str, line: int) -> tuple[int, str]:
     return 0, ""
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def import_guarded(path: str, line: int) -> bool:
+    """Whether the statement at ``path:line`` runs in the body of a ``try`` that catches a failed
+    import (``except ImportError``, ``ModuleNotFoundError``, ``Exception``, a bare ``except``)."""
+    tree = _parse(path)
+    for node in ast.walk(tree) if tree else ():
+        if not isinstance(node, ast.Try) or not node.body:
+            continue
+        if not node.body[0].lineno <= line <= (node.body[-1].end_lineno or 0):
+            continue
+        for handler in node.handlers:
+            caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            if handler.type is None or any(isinstance(c, (ast.Name, ast.Attribute)) and
+                                           (c.id if isinstance(c, ast.Name) else c.attr) in _IMPORT_ERRORS
+                                           for c in caught):
+                return True
+    return False
+
+
 def string_line(path: str, wanted: str, prefix: bool = False) -> int | None:
     """The first line of ``path`` holding the string literal ``wanted`` (with ``prefix``: or one starting
     with ``wanted.``, as ``"payments.apps.PaymentsConfig"`` does for ``payments``)."""

@@ -290,3 +290,35 @@ def test_init_in_a_monorepo_writes_paths_that_hold_in_another_checkout(tmp_path:
     (moved / "libs" / "common" / "common" / "util.py").unlink()
     broken = preflight("check", "../../deploy/api.yaml", cwd=moved / "services" / "api", env=env)
     assert broken.returncode == 1 and "module_not_found" in broken.stderr
+
+
+def fake_distribution(site: Path, name: str, version: str, code: str = "") -> None:
+    write_tree(site, {f"{name}/__init__.py": code, f"{name}-{version}.dist-info/METADATA":
+                      f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+                      f"{name}-{version}.dist-info/top_level.txt": f"{name}\n"})
+
+
+def test_init_leaves_a_distribution_imported_under_try_except_importerror_optional(tmp_path: Path) -> None:
+    """``try: import ujson / except ImportError: import json``: installed where init runs, absent from a
+    lean image, and the server starts either way; pinning it would fail a start that works."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    fake_distribution(site, "needlib", "2.0")
+    fake_distribution(site, "speedlib", "1.2")
+    fake_distribution(site, "sharedlib", "3.1", "import needlib\n")
+    tree = write_tree(tmp_path / "svc", {"app/__init__.py": "", "app/main.py":
+                                         "import needlib\ntry:\n    import speedlib\nexcept ImportError:\n"
+                                         "    speedlib = None\ntry:\n    import sharedlib\nexcept ImportError:\n"
+                                         "    sharedlib = None\n\napp = object()\n"})
+    done = preflight("init", "app.main:app", "--python", python, cwd=tree)
+    assert done.returncode == 0, done.stderr
+    text = (tree / "preflight.yaml").read_text()
+    assert yaml.safe_load(text)["distributions"] == ["needlib==2.0"]
+    assert '#   - "sharedlib==3.1"  # at app/main.py:7' in text and '#   - "speedlib==1.2"  # at app/main.py:3' in text
+    shutil.rmtree(site / "speedlib")
+    assert preflight("check", "--python", python, cwd=tree).returncode == 0
+    shutil.rmtree(site / "needlib")
+    assert preflight("check", "--python", python, cwd=tree).returncode == 1

@@ -12,7 +12,8 @@ for the module ``python -m`` runs (``run_import.import_as_main``: its imports, n
 raises, the result is a failure with "called": true.
 The result is ``run_import.check_module``'s (``loaded`` lists modules in load order), plus
 "env_reads": [{"name", "how": "item"|"get"|"contains", "present", "file", "line"}],
-"distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd".
+"distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd",
+"importers": {top-level module: [file, line]}: the code that imported it first (its ``import`` statement).
 Environment variables are recorded by name only: values never leave this process.
 """
 
@@ -111,7 +112,27 @@ def _internal(filename: str) -> bool:
     return filename.startswith("<frozen") or filename.endswith(("/os.py", "_collections_abc.py"))
 
 
+_importers: dict[str, list] = {}
+_IMPORTLIB = os.path.dirname(os.path.abspath(__import__("importlib").__file__))
+
+
+class _FirstImporter:
+    """A finder that finds nothing: it notes, for each top-level module, where it was first imported."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is None and name not in _importers and len(_importers) < _MAX_READS:
+            frame = sys._getframe(1)
+            while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                         or frame.f_code.co_filename.startswith(_IMPORTLIB + os.sep)):
+                frame = frame.f_back
+            if frame is not None:
+                _importers[name] = [frame.f_code.co_filename, frame.f_lineno]
+        return None
+
+
 def _install() -> None:
+    sys.meta_path.insert(0, _FirstImporter)
     env = os.environ
     os.environ = _RecordingEnviron(env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue)
 
@@ -167,6 +188,7 @@ def main(argv: list[str]) -> int:
     faulthandler.cancel_dump_traceback_later()
     result["env_reads"] = list(_reads.values())
     result["distributions"] = _distributions(result.get("loaded") or [])
+    result["importers"] = {top: _importers[top] for top in result["distributions"] if top in _importers}
     result["library_dirs"] = inspect_env._library_dirs()
     result["cwd"] = os.getcwd()
     write_result(argv[2], result)
