@@ -241,7 +241,7 @@ def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: st
     for top, found in sorted((result.get("distributions") or {}).items()):
         if top in app_tops:
             continue
-        where = _guarded_import(top, result.get("importers") or {}, workdir)
+        where = _guarded_import(top, result.get("importers") or {}, workdir, ctx.prefixes)
         for dist, version in found:
             name = canonical(dist)
             if name not in dists or name in guarded:  # one unguarded top of it makes it required
@@ -258,15 +258,17 @@ def _digest(module: str, symbols: list[str], result: dict[str, Any], workdir: st
     return traced
 
 
-def _guarded_import(top: str, importers: dict[str, list], workdir: str) -> str | None:
-    """``file:line`` of the ``try: import top`` / ``except ImportError`` that first imported ``top``;
-    None when it was imported unguarded (or where is not known)."""
+def _guarded_import(top: str, importers: dict[str, list], workdir: str, libraries: tuple[str, ...]) -> str | None:
+    """``file:line`` of the ``try: import top`` / ``except ImportError`` that first imported ``top``
+    (a library's file relative to its site-packages); None when it was imported unguarded (or where
+    is not known)."""
     from preflight.source import import_guarded
 
     file, line = (importers.get(top) or [None, None])[:2]
     if not file or not line or not import_guarded(file, line):
         return None
-    return _where({"file": file, "line": line}, workdir)
+    library = max((d for d in libraries if file.startswith(d.rstrip(os.sep) + os.sep)), key=len, default=None)
+    return f"{os.path.relpath(file, library)}:{line}" if library else _where({"file": file, "line": line}, workdir)
 
 
 def _root(name: str, file: str) -> str | None:
