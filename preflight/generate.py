@@ -138,7 +138,6 @@ def from_command(command: list[str], environ: dict[str, str] | os._Environ) -> t
     its config file's ``wsgi_app`` too), the module ``python -m`` runs, the function a console
     script's launcher imports, the ``-A`` app of ``celery``; a ``UsageError`` for any other command."""
     from preflight import interpreter
-    from preflight.python_args import parse_python_args
 
     start = interpreter.follow(command, environ)
     common = dict(interpreter=start.python, workdir=start.workdir or os.getcwd(), environ=start.environ,
@@ -155,11 +154,9 @@ def from_command(command: list[str], environ: dict[str, str] | os._Environ) -> t
                     if w in ("-A", "--app") or w.startswith("--app=")), None)
         if app:
             return app, Start(**common)
-    shown = shlex.join(command)
-    parsed = parse_python_args(command[1:]) if interpreter._PYTHON_NAME.match(os.path.basename(command[0])) else None
-    if parsed is not None and parsed.kind == "script":
-        parse_entry(parsed.target)  # raises: a file, with the module to give instead
-    raise UsageError(f"cannot tell which module `{shown}` imports first",
+    if start.script:
+        parse_entry(os.path.relpath(start.script))  # a file: raises, naming the module to give instead
+    raise UsageError(f"cannot tell which module `{shlex.join(command)}` imports first",
                      tip="give it: preflight init app.main:app (module:attribute, or an app factory: "
                          "'app:create_app()'); init -- CMD follows uvicorn, gunicorn, hypercorn, daphne, granian "
                          "and celery -A, python -m MODULE and a console script of your package")

@@ -28,6 +28,7 @@ class ServerStart(NamedTuple):
     workdir: str | None  # where the server changes to before importing (gunicorn's --chdir); None: here
     environ: dict[str, str] | None = None  # what ``env`` (a shebang's, or CMD's) gives it; None: ours
     imports: tuple[Named, ...] = ()  # what the command itself imports first: see ``server_imports``
+    script: str | None = None  # the Python script it runs (``python serve.py``, a console script), if any
 
 
 def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
@@ -69,7 +70,7 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     if application is None and gunicorn.get("wsgi_app"):
         application = app_target(server, [gunicorn["wsgi_app"]])
     imports = tuple(entry for entry in (named, application) if entry is not None)
-    start = ServerStart(python, options, head, workdir, imports=imports)
+    start = ServerStart(python, options, head, workdir, imports=imports, script=script)
     return _under_env(start, env, started_in) if env is not None else start
 
 
