@@ -82,6 +82,11 @@ def init(entry: str, out: str, start: Start, force: bool = False) -> InitResult:
         raise _failed_import(entry, module, attr, outcome, start)
     traced = _digest(module, [attr] if attr else [], outcome.result, workdir, start.as_main)
     traced.entry, traced.command = entry, start.command
+    if start.as_main and not traced.app_modules:
+        raise InitFailed(f"`python -m {module}` imports none of the application's modules at start (only its own "
+                         f"file, which is never imported), nothing written",
+                         tip="give the module it imports when it runs (inside main()): preflight init "
+                             "MODULE:ATTR; `preflight run -- python -m` checks the file's own imports with it")
     out_dir = os.path.dirname(os.path.abspath(out))
     left_out: dict[str, str] = {}
     text = render(traced, out_dir, workdir, left_out, static=True, interpreter=start.interpreter)
@@ -326,10 +331,8 @@ def render(traced: Traced, out_dir: str, workdir: str, left_out: dict[str, str],
                   f"  - module: {traced.module}"]
         if traced.symbols:
             lines.append(f"    symbols: [{', '.join(traced.symbols)}]")
-    shown = [name for name, _ in traced.app_modules if (traced.as_main or name != traced.module) and name not in left_out]
-    lines += [f"  - {name}" for name in shown]
-    if not shown and traced.as_main:
-        lines[-1] = "imports: []"
+    lines += [f"  - {name}" for name, _ in traced.app_modules
+              if (traced.as_main or name != traced.module) and name not in left_out]
     if left_out:
         lines += ["# Left out: these fail when imported first, on their own; the entry point imports them after",
                   "# what they need (an import cycle's other half, django.setup()), so its check covers them:"]

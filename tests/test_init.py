@@ -190,6 +190,7 @@ PYTHON_M = {"svc/__init__.py": "",
             "svc/cli.py": "from svc.server import serve\n\n\ndef main():\n    serve()\n",
             "svc/server.py": "def serve():\n    print('serving')\n",
             "scripts/seed.py": "import svc.server\n\nif __name__ == '__main__':\n    print('seeding')\n",
+            "tools/ping.py": "import json\n\nprint(json.dumps('pong'))\n",
             "migrations/env.py": "from alembic import context\n\ncontext.configure()\n"}
 
 
@@ -229,6 +230,7 @@ def test_init_from_gunicorn_follows_its_config_file_and_app_dir(tmp_path: Path) 
     (["--", "sh", "-c", "exec uvicorn app.main:app"], 2, "cannot tell which module `sh -c 'exec uvicorn"),
     (["--", sys.executable, "serve.py"], 2, "'serve.py' is a file"),
     (["--", "no-such-server-here"], 127, "command not found"),
+    (["--", sys.executable, "-m", "tools.ping"], 1, "imports none of the application's modules at start"),
     (["--"], 2, "no server command after --"),
     (["app.main:app", "--", "uvicorn", "app.main:app"], 2, "both say what to import"),
     ([], 2, "no entry point given"),
