@@ -98,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", choices=("json", "console"), help="log format (default: json unless a TTY)")
     scan.add_argument("--verbose", "-v", action="store_true", help="console view: every finding, ungrouped")
 
-    init = sub.add_parser("init", help="import an entry point and write the manifest it needs")
-    init.add_argument("entry", help="module:attribute, like app.main:app (the attribute is optional)")
+    init = sub.add_parser("init", help="import an entry point and write the manifest it needs",
+                          usage="preflight init [options] (ENTRY | -- CMD ARG...)",
+                          description="-- CMD ARG...: the server command (the image's CMD); its application, "
+                                      "interpreter, sys.path and working directory are followed as `check -- CMD` does")
+    init.add_argument("entry", nargs="?", help="module:attribute, like app.main:app (the attribute is optional)")
     init.add_argument("--out", default=DEFAULT_MANIFEST, help=f"default: ./{DEFAULT_MANIFEST}")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.add_argument("--python", metavar="PATH", help="import with this interpreter (default: this one)")
@@ -157,13 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     signal_state.own_children()
     argv = sys.argv[1:] if argv is None else argv
     command = None
-    if argv[:1] == ["check"] and "--" in argv:  # check ... -- CMD: the server command is not check's to parse
+    if argv[:1] in (["check"], ["init"]) and "--" in argv:  # ... -- CMD: the server command is not theirs to parse
         argv, command = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _log_error(exc, _format_asked(argv), argv[:1] == ["probe"])
-    if args.command == "check":
+    if args.command in ("check", "init"):
         args.server = command
     if args.command in ("serve", "probe", "schema"):
         return _dispatch(args)
@@ -479,8 +482,20 @@ def _scan(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from preflight import generate, interpreter
 
-    python = interpreter.validate(args.python) if args.python else sys.executable
-    result = generate.init(args.entry, args.out, python, os.getcwd(), force=args.force)
+    if args.server is not None and not args.server:
+        raise UsageError("no server command after --", tip="preflight init -- uvicorn app.main:app")
+    if args.server and (args.entry or args.python):
+        raise UsageError(f"{'an entry point' if args.entry else '--python'} and a server command both say what to "
+                         f"import", tip="give one: preflight init app.main:app, or preflight init -- uvicorn app.main:app")
+    if args.server:
+        entry, start = generate.from_command(args.server, os.environ)
+    elif args.entry is None:
+        raise UsageError("no entry point given", tip="preflight init app.main:app, or the server command: "
+                                                     "preflight init -- gunicorn wsgi:app")
+    else:
+        python = interpreter.validate(args.python) if args.python else sys.executable
+        entry, start = args.entry, generate.Start(python, os.getcwd())
+    result = generate.init(entry, args.out, start, force=args.force)
     for line in result.notes:
         _say(args, "INFO", line, f"preflight: {line}", event_type="init", path=result.path)
     return EXIT_OK

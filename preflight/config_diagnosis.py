@@ -141,9 +141,14 @@ def installed_apps_line(facts: dict[str, Any], entry: str | None = None) -> str 
     settings = (facts.get("django_settings") or {}).get("file")
     if not settings:
         return None
-    line = (source.string_line(settings, entry, prefix=True) if entry else None) \
-        or source.definition_line(settings, "INSTALLED_APPS")
-    return f"{settings}:{line}" if line else settings
+    files = [settings, *source.star_import_files(settings)]  # prod.py: ``from .base import *``
+    for find in ([lambda f: source.string_line(f, entry, prefix=True)] if entry else []) + [
+            lambda f: source.definition_line(f, "INSTALLED_APPS")]:
+        for file in files:
+            line = find(file)
+            if line:
+                return f"{file}:{line}"
+    return settings
 
 
 def installed_app_import(facts: dict[str, Any]) -> bool:

@@ -477,7 +477,8 @@ def _name_error(check: r.Check, facts: dict[str, Any]) -> None:
 def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: Context) -> None:
     missing = facts.get("name") or target.module
     importer = _innermost_app_frame(facts["frames"], ctx)
-    where = f"{importer['file']}:{importer['line']}" if importer else f"the manifest's imports ({target.module})"
+    named_by = target.named_by or "the manifest's imports"  # or what else names it: init's entry point, CMD
+    where = f"{importer['file']}:{importer['line']}" if importer else f"{named_by} ({target.module})"
     listed = config_diagnosis.installed_app_import(facts) and config_diagnosis.installed_apps_line(facts, missing)
     if listed:  # Django importing an INSTALLED_APPS entry: the settings line lists it, not the wsgi.py that set up
         file, _, line = listed.rpartition(":")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Mapping
 from preflight import fingerprint, learned_modules, orphans
 from preflight import report as r
 from preflight.runner import RESULT, STACK, Job, Runner
+from preflight.server_imports import main_label
 from preflight.spec import Manifest
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ def check(
     for index, target in enumerate(manifest.imports):
         request = {"module": target.module, "symbols": list(target.symbols), "timeout": target.timeout,
                    "sys_path_head": sys_path_head}
+        if target.as_main:
+            request["as_main"] = True
         jobs.append(Job(f"import:{index}", "run_import.py", [json.dumps(request), RESULT, STACK], target.timeout,
                         fork="preloaded"))
     adopting = orphans.adopt()  # what an import detaches from its check's process group comes here
@@ -88,6 +91,8 @@ def check(
         else:
             outcome = outcomes[f"import:{index}"]
             found = diagnose_import(target, outcome, ctx)
+            if target.as_main:  # beside an import of the same module the manifest may list
+                found[0].target = main_label(target.module)
             if outcome.fresh_because:
                 found[0].details["fresh_because"] = outcome.fresh_because
             checks += found

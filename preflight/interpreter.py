@@ -13,7 +13,7 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
-from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker
+from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker, main_module
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -28,6 +28,7 @@ class ServerStart(NamedTuple):
     workdir: str | None  # where the server changes to before importing (gunicorn's --chdir); None: here
     environ: dict[str, str] | None = None  # what ``env`` (a shebang's, or CMD's) gives it; None: ours
     imports: tuple[Named, ...] = ()  # what the command itself imports first: see ``server_imports``
+    script: str | None = None  # the Python script it runs (``python serve.py``, a console script), if any
 
 
 def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
@@ -63,9 +64,13 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
                           gunicorn.get("pythonpath"))
     worker = gunicorn.get("worker_class")
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
+    if named is None and server is None and _PYTHON_NAME.match(os.path.basename(program)) and parsed.kind == "module":
+        named = main_module(parsed.target) if parsed.target else None
     application = app_target(server, args) if server in APP_SERVERS else None
+    if application is None and gunicorn.get("wsgi_app"):
+        application = app_target(server, [gunicorn["wsgi_app"]])
     imports = tuple(entry for entry in (named, application) if entry is not None)
-    start = ServerStart(python, options, head, workdir, imports=imports)
+    start = ServerStart(python, options, head, workdir, imports=imports, script=script)
     return _under_env(start, env, started_in) if env is not None else start
 
 
@@ -128,7 +133,8 @@ def _sys_path_head(server: str | None, args: list[str], script: str | None, safe
 
 
 # gunicorn's settings the checks follow, and the command-line options that set each
-_GUNICORN_OPTIONS = {"chdir": ("--chdir",), "pythonpath": ("--pythonpath",), "worker_class": ("-k", "--worker-class")}
+_GUNICORN_OPTIONS = {"chdir": ("--chdir",), "pythonpath": ("--pythonpath",), "worker_class": ("-k", "--worker-class"),
+                     "wsgi_app": ()}  # the application, when no argument names it: only in its config file
 
 
 def _gunicorn_settings(args: list[str], environ: Mapping[str, str]) -> dict[str, str | None]:

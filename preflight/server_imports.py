@@ -1,6 +1,7 @@
 """What the server command imports itself: gunicorn's worker class (``-k uvicorn_worker.UvicornWorker``,
-``-k gevent``), the function a console script's launcher imports (``from mysvc.cli import main``) and
-the application object an ASGI/WSGI server loads (``uvicorn app.main:app``). A start that would crash
+``-k gevent``), the function a console script's launcher imports (``from mysvc.cli import main``), the
+module ``python -m mysvc`` runs (as runpy finds it, with its own imports: never its code) and the
+application object an ASGI/WSGI server loads (``uvicorn app.main:app``). A start that would crash
 on them at once fails the gate instead: they are checked with the manifest's imports, each failure
 saying which part of the command named it (``details.named_by``)."""
 
@@ -38,6 +39,8 @@ class Named(NamedTuple):
     symbol: str
     named_by: str
     application: bool = False
+    as_main: bool = False  # run by ``python -m``: checked as runpy finds it (``ImportTarget.as_main``)
+    call: str = ""  # the app factory's call as the command writes it (``("prod")`` of ``app:create_app("prod")``)
 
 
 def app_target(server: str, args: list[str]) -> Named | None:
@@ -49,7 +52,8 @@ def app_target(server: str, args: list[str]) -> Named | None:
             continue
         found = _APP_TARGET.fullmatch(word)
         if found and not word.startswith("-"):
-            return Named(found[1], found[2], f"{server}'s application ({word})", application=True)
+            return Named(found[1], found[2], f"{server}'s application ({word})", application=True,
+                         call=found[3] or "")
     return None
 
 
@@ -79,10 +83,27 @@ def console_script(path: str) -> Named | None:
                  application=True)
 
 
+def main_module(name: str) -> Named:
+    """The module ``python -m name`` runs."""
+    return Named(name, "", f"python -m {name}", as_main=True)
+
+
+def main_label(module: str) -> str:
+    """The target of the check of the module ``python -m`` runs."""
+    return f"{module} (python -m)"
+
+
 def merge(manifest: Manifest, named: tuple[Named, ...]) -> Manifest:
-    """``manifest`` with the modules and attributes ``named`` among its imports."""
+    """``manifest`` with the modules and attributes ``named`` among its imports. The module ``python -m``
+    runs is a check of its own; the application's when the manifest lists a module of its package,
+    else a library's (``python -m waitress``)."""
     imports = list(manifest.imports)
+    app_tops = {m.partition(".")[0] for m in manifest.app_modules()}
     for entry in named:
+        if entry.as_main:
+            library = None if entry.module.partition(".")[0] in app_tops else entry.named_by
+            imports.append(ImportTarget(entry.module, (), manifest.timeout, named_by=library, as_main=True))
+            continue
         index = next((i for i, t in enumerate(imports) if t.module == entry.module), None)
         if index is None:
             library = None if entry.application else entry.named_by  # a library's: not the application's
@@ -94,7 +115,8 @@ def merge(manifest: Manifest, named: tuple[Named, ...]) -> Manifest:
 
 def annotate(checks: list, named: tuple[Named, ...]) -> None:
     """Say on each failing check of a module ``named`` which part of the server command names it."""
-    by_target = {t: entry for entry in named for t in (entry.module, f"{entry.module}:{entry.symbol}")}
+    by_target = {t: entry for entry in named for t in ((main_label(entry.module),) if entry.as_main else
+                                                        (entry.module, f"{entry.module}:{entry.symbol}"))}
     for check in checks:
         entry = by_target.get(check.target)
         if entry is None or not check.failing or check.kind not in ("import", "symbol"):

@@ -44,6 +44,54 @@ def relative_import(path: str, line: int) -> tuple[int, str]:
     return 0, ""
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def import_guarded(path: str, line: int) -> bool:
+    """Whether the statement at ``path:line`` runs in the body of a ``try`` that catches a failed
+    import (``except ImportError``, ``ModuleNotFoundError``, ``Exception``, a bare ``except``)."""
+    tree = _parse(path)
+    for node in ast.walk(tree) if tree else ():
+        if not isinstance(node, ast.Try) or not node.body:
+            continue
+        if not node.body[0].lineno <= line <= (node.body[-1].end_lineno or 0):
+            continue
+        for handler in node.handlers:
+            caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            if handler.type is None or any(isinstance(c, (ast.Name, ast.Attribute)) and
+                                           (c.id if isinstance(c, ast.Name) else c.attr) in _IMPORT_ERRORS
+                                           for c in caught):
+                return True
+    return False
+
+
+def star_import_files(path: str, depth: int = 3) -> list[str]:
+    """The files ``path`` takes every name from, found on disk beside it: ``from .base import *``
+    (and what those take in turn, ``depth`` levels down), ``from mysite.settings.base import *`` found
+    in a directory above ``path``; in the order written."""
+    tree = _parse(path)
+    found: list[str] = []
+    for node in tree.body if tree and depth > 0 else ():
+        if not isinstance(node, ast.ImportFrom) or not node.module or all(a.name != "*" for a in node.names):
+            continue
+        if node.level:
+            roots = [os.path.dirname(path)]
+            for _ in range(node.level - 1):
+                roots = [os.path.dirname(roots[0])]
+        else:  # absolute: the directory above that holds the package
+            roots, directory = [], os.path.dirname(path)
+            while directory != os.path.dirname(directory) and len(roots) < 8:
+                roots.append(directory)
+                directory = os.path.dirname(directory)
+        for root in roots:
+            base = os.path.join(root, *node.module.split("."))
+            file = next((f for f in (base + ".py", os.path.join(base, "__init__.py")) if os.path.isfile(f)), None)
+            if file:
+                found += [file, *star_import_files(file, depth - 1)]
+                break
+    return found
+
+
 def string_line(path: str, wanted: str, prefix: bool = False) -> int | None:
     """The first line of ``path`` holding the string literal ``wanted`` (with ``prefix``: or one starting
     with ``wanted.``, as ``"payments.apps.PaymentsConfig"`` does for ``payments``)."""

@@ -18,6 +18,7 @@ class ImportTarget:
     symbols: tuple[str, ...] = ()
     timeout: float = 10.0
     named_by: str | None = None  # a library's module the server command names (``server_imports``): not the application's
+    as_main: bool = False  # the module ``python -m`` runs: found and its imports run as runpy would, never its code
 
 
 @dataclass(frozen=True)

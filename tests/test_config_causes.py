@@ -363,3 +363,19 @@ def test_missing_settings_note_the_env_file_the_image_lacks(tmp_path: Path, mode
     (root / ".env").write_text("SVC_PORT=8000\n")  # there, without the variable: nothing to say of it
     check = run_cli(["check", "--mode", mode], root, env=cli_env()).check("app.config")
     assert check["cause"] == "env_missing" and "dotenv_absent" not in check["details"], check
+
+
+@pytest.mark.parametrize("star", ["from .base import *", "from mysite.settings.base import *"])
+def test_an_installed_apps_entry_in_a_split_settings_package_points_at_the_base_line(tmp_path: Path, star) -> None:
+    """settings/prod.py takes INSTALLED_APPS from settings/base.py with a star import: the line to fix
+    is base.py's, not prod.py as a whole."""
+    files = {k: v for k, v in DJANGO.items() if k != "mysite/settings.py"}
+    files.update({"mysite/settings/__init__.py": "", "mysite/settings/base.py": DJANGO["mysite/settings.py"].replace(
+        '"polls"]', '"polls", "pols"]'), "mysite/settings/prod.py": f"{star}\n\nDEBUG = False\n",
+        "mysite/wsgi.py": DJANGO["mysite/wsgi.py"].replace('"mysite.settings"', '"mysite.settings.prod"')})
+    root = service_tree(tmp_path, files, ["mysite.wsgi"])
+    env = cli_env()
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    check = run_cli(["check"], root, env=env).check("mysite.wsgi")
+    assert (check["file"], check["line"]) == (str(root / "mysite/settings/base.py"), 2), check
+    assert "in INSTALLED_APPS" in check["hint"], check["hint"]

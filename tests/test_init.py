@@ -94,7 +94,8 @@ def test_init_leaves_out_modules_that_fail_on_their_own_and_static_findings(app:
     text = (app / "preflight.yaml").read_text()
     data = yaml.safe_load(text)
     assert "app.late" not in data["imports"]
-    assert "#   - app.late" in text
+    assert "#   - app.late  # circular_import at app/main.py:" in text  # the cause, where, and what Python said
+    assert "cannot import name 'EXTRA' from partially initialized module" in text
     assert "static" not in data and "# static: true" in text
     assert preflight("check", cwd=app, env=DB).returncode == 0
 
@@ -162,6 +163,7 @@ def test_init_calls_an_app_factory_as_the_server_does_and_lists_what_it_imports(
 @pytest.mark.parametrize("entry, message, tip", [
     ("server.py", "'server.py' is a file: init takes the module the server imports", "preflight init server,"),
     ("./app/main.py", "'./app/main.py' is a file", "preflight init app.main,"),
+    ("app/main.py:app", "'app/main.py:app' is a file", "preflight init app.main:app,"),
     ("app.main:create(__import__('os'))", "an app factory's arguments must be literals", "like 'app:create_app()'"),
     ("app.main:create(", "is not an entry point", "or an app factory"),
 ])
@@ -174,3 +176,151 @@ def test_init_refuses_a_file_path_or_a_factory_call_with_code_and_imports_nothin
     event = [json.loads(line) for line in done.stderr.splitlines()][-1]
     assert message in event["message"] and tip in event["hint"], event
     assert not (app / "app" / "main.py.imported").exists() and not (app / "preflight.yaml").exists()
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+PYTHON_M = {"svc/__init__.py": "",
+            "svc/__main__.py": "from svc.cli import main\n\nopen('STARTED', 'w').close()\nmain()\n",
+            "svc/cli.py": "from svc.server import serve\n\n\ndef main():\n    serve()\n",
+            "svc/server.py": "def serve():\n    print('serving')\n",
+            "scripts/seed.py": "import svc.server\n\nif __name__ == '__main__':\n    print('seeding')\n",
+            "tools/ping.py": "import json\n\nprint(json.dumps('pong'))\n",
+            "migrations/env.py": "from alembic import context\n\ncontext.configure()\n"}
+
+
+def test_init_from_python_m_lists_what_main_imports_and_never_runs_it(tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "svc", PYTHON_M)
+    done = preflight("init", "--", sys.executable, "-m", "svc", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    text = (tree / "preflight.yaml").read_text()
+    assert text.startswith(f"# Written by `preflight init -- {sys.executable} -m svc`")
+    assert yaml.safe_load(text)["imports"] == ["svc", "svc.server", "svc.cli"]  # not svc.__main__: it runs main()
+    assert not (tree / "STARTED").exists()
+    assert preflight("check", "--", sys.executable, "-m", "svc", cwd=tree).returncode == 0
+    (tree / "svc" / "__main__.py").write_text(PYTHON_M["svc/__main__.py"].replace("import main", "import run"))
+    broken = preflight("check", "--format", "json", "--", sys.executable, "-m", "svc", cwd=tree)
+    assert broken.returncode == 1 and "symbol_missing" in broken.stderr and "__main__.py" in broken.stderr
+    assert not (tree / "STARTED").exists()
+
+
+def test_init_from_gunicorn_follows_its_config_file_and_app_dir(tmp_path: Path) -> None:
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable))
+    if gunicorn is None:
+        pytest.skip("gunicorn is not installed beside this interpreter")
+    tree = write_tree(tmp_path / "svc", {"src/web/__init__.py": "", "src/web/wsgi.py": "from web import views\n\napp = views.app\n",
+                                         "src/web/views.py": "app = object()\n",
+                                         "gunicorn.conf.py": 'pythonpath = "src"\nwsgi_app = "web.wsgi:app"\n'})
+    done = preflight("init", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((tree / "preflight.yaml").read_text())
+    assert data["sys_path"] == ["src"] and data["imports"][0] == {"module": "web.wsgi", "symbols": ["app"]}
+    assert preflight("check", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree).returncode == 0
+    (tree / "gunicorn.conf.py").write_text('pythonpath = "src"\nwsgi_app = "web.wsgi:application"\n')
+    broken = preflight("check", "--format", "json", "--", gunicorn, "-c", "gunicorn.conf.py", cwd=tree)
+    assert broken.returncode == 1 and "symbol_missing" in broken.stderr  # the config file's wsgi_app is checked
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--", "sh", "-c", "exec uvicorn app.main:app"], 2, "cannot tell which module `sh -c 'exec uvicorn"),
+    (["--", sys.executable, "serve.py"], 2, "'serve.py' is a file"),
+    (["--", "no-such-server-here"], 127, "command not found"),
+    (["--", sys.executable, "-m", "tools.ping"], 1, "imports none of the application's modules at start"),
+    (["--"], 2, "no server command after --"),
+    (["app.main:app", "--", "uvicorn", "app.main:app"], 2, "both say what to import"),
+    ([], 2, "no entry point given"),
+])
+def test_init_says_what_it_cannot_follow_and_writes_nothing(tmp_path: Path, args: list[str], code: int,
+                                                            message: str) -> None:
+    tree = write_tree(tmp_path / "svc", PYTHON_M)
+    done = preflight("init", *args, cwd=tree)
+    assert done.returncode == code, done.stderr
+    event = [json.loads(line) for line in done.stderr.splitlines()][-1]
+    assert message in event["message"] and event["hint"], event
+    assert not (tree / "preflight.yaml").exists()
+
+
+def test_init_in_a_directory_without_the_module_names_the_entry_point_not_a_manifest(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = preflight("init", "svc_nowhere.main:app", cwd=empty)
+    assert done.returncode == 1, done.stderr
+    event = [json.loads(line) for line in done.stderr.splitlines()][-1]
+    assert "importing svc_nowhere.main failed, nothing written" in event["message"]
+    assert "the entry point given to init (svc_nowhere.main)" in event["hint"] and "manifest" not in event["hint"]
+    assert list(empty.iterdir()) == []
+
+
+def test_init_of_an_installed_package_lists_no_site_packages_path(tmp_path: Path) -> None:
+    """``pip install .`` (not editable): the application's modules are in site-packages, which the
+    interpreter has on sys.path anyway; a manifest naming the build machine's venv path is not one to keep."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    write_tree(Path(purelib), {"svcpkg/__init__.py": "", "svcpkg/cli.py": "from svcpkg import core\n\n\ndef main():\n    core.run()\n",
+                               "svcpkg/core.py": "def run():\n    pass\n"})
+    work = tmp_path / "work"
+    work.mkdir()
+    done = preflight("init", "svcpkg.cli:main", "--python", str(python), cwd=work)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((work / "preflight.yaml").read_text())
+    assert "sys_path" not in data and data["imports"][1:] == ["svcpkg", "svcpkg.core"], data
+    assert preflight("check", "--python", str(python), cwd=work).returncode == 0
+
+
+def test_init_in_a_monorepo_writes_paths_that_hold_in_another_checkout(tmp_path: Path) -> None:
+    """The server runs from services/api (WORKDIR), a shared library comes from PYTHONPATH, the manifest
+    lives in deploy/: paths relative to it hold wherever the repository is checked out."""
+    repo = write_tree(tmp_path / "repo", {
+        "services/api/app/__init__.py": "", "services/api/app/main.py": "from common.util import now\n\napp = now\n",
+        "libs/common/common/__init__.py": "", "libs/common/common/util.py": "def now():\n    return 0\n"})
+    done = preflight("init", "app.main:app", "--out", "../../deploy/api.yaml", cwd=repo / "services" / "api",
+                     env={"PYTHONPATH": str(repo / "libs" / "common")})
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((repo / "deploy" / "api.yaml").read_text())
+    assert data["workdir"] == "../services/api" and data["sys_path"] == ["../libs/common"], data
+    moved = shutil.copytree(repo, tmp_path / "elsewhere")
+    env = {"PYTHONPATH": str(moved / "libs" / "common")}
+    assert preflight("check", "../../deploy/api.yaml", cwd=moved / "services" / "api", env=env).returncode == 0
+    (moved / "libs" / "common" / "common" / "util.py").unlink()
+    broken = preflight("check", "../../deploy/api.yaml", cwd=moved / "services" / "api", env=env)
+    assert broken.returncode == 1 and "module_not_found" in broken.stderr
+
+
+def fake_distribution(site: Path, name: str, version: str, code: str = "") -> None:
+    write_tree(site, {f"{name}/__init__.py": code, f"{name}-{version}.dist-info/METADATA":
+                      f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+                      f"{name}-{version}.dist-info/top_level.txt": f"{name}\n"})
+
+
+def test_init_leaves_a_distribution_imported_under_try_except_importerror_optional(tmp_path: Path) -> None:
+    """``try: import ujson / except ImportError: import json``: installed where init runs, absent from a
+    lean image, and the server starts either way; pinning it would fail a start that works."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    fake_distribution(site, "needlib", "2.0")
+    fake_distribution(site, "speedlib", "1.2")
+    fake_distribution(site, "sharedlib", "3.1", "import needlib\n")
+    tree = write_tree(tmp_path / "svc", {"app/__init__.py": "", "app/main.py":
+                                         "import needlib\ntry:\n    import speedlib\nexcept ImportError:\n"
+                                         "    speedlib = None\ntry:\n    import sharedlib\nexcept ImportError:\n"
+                                         "    sharedlib = None\n\napp = object()\n"})
+    done = preflight("init", "app.main:app", "--python", python, cwd=tree)
+    assert done.returncode == 0, done.stderr
+    text = (tree / "preflight.yaml").read_text()
+    assert yaml.safe_load(text)["distributions"] == ["needlib==2.0"]
+    assert '#   - "sharedlib==3.1"  # at app/main.py:7' in text and '#   - "speedlib==1.2"  # at app/main.py:3' in text
+    shutil.rmtree(site / "speedlib")
+    assert preflight("check", "--python", python, cwd=tree).returncode == 0
+    shutil.rmtree(site / "needlib")
+    assert preflight("check", "--python", python, cwd=tree).returncode == 1

@@ -116,7 +116,7 @@ def test_python_with_anything_but_options_is_bad_input(tmp_path, value):
 
 def test_a_stamp_written_without_the_servers_options_is_not_trusted(tmp_path):
     root = _service(tmp_path, NEEDS_ASSERTS)
-    assert run_cli(["check", "--stamp"], root).returncode == 0
+    assert run_cli(["check", "--stamp", "--", sys.executable, "-m", "app.serve"], root).returncode == 0
     trusted = run_cli(["run", "--trust-stamp", "--", sys.executable, "-m", "app.serve"], root)
     assert trusted.returncode == 0 and trusted.report["mode"] == "stamp", trusted.stderr
     optimized = run_cli(["run", "--trust-stamp", "--", sys.executable, "-O", "-m", "app.serve"], root)

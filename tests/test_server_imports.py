@@ -140,3 +140,42 @@ def test_a_stamp_written_with_the_server_command_is_trusted_for_it(tmp_path):
     result = run_cli(["run", "--trust-stamp", "--", *command], root)
     assert result.returncode == 0, result.stderr
     assert result.report["mode"] == "stamp", result.report.get("mode_reason")
+
+
+SERVE_MAIN = {"svc/__init__.py": "", "svc/cli.py": "def main():\n    print('served')\n",
+              "svc/__main__.py": "import sys\nfrom svc.cli import main\n\nopen('STARTED', 'w').close()\nmain()\n"}
+
+
+@pytest.mark.parametrize("mode", ["zygote", "fresh"])
+def test_the_module_python_m_runs_is_checked_as_runpy_finds_it_and_never_run(tmp_path, mode):
+    """``python -m svc`` runs ``svc/__main__.py``: its imports are the server's first, though the
+    manifest lists only ``svc.cli``; its own code (``main()`` at top level here) is never run by the gate."""
+    root = service_tree(tmp_path, {**SERVE_MAIN, "svc/__main__.py": SERVE_MAIN["svc/__main__.py"].replace(
+        "import main", "import serve")}, ["svc.cli"])
+    result = run_cli(["check", "--mode", mode, "--", sys.executable, "-m", "svc"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("svc (python -m)")
+    assert check["cause"] == "symbol_missing" and check["file"] == str(root / "svc" / "__main__.py"), check
+    assert check["line"] == 2 and check["details"]["named_by"] == "python -m svc"
+    assert result.check("svc.cli")["status"] == "passed"
+    assert not (root / "STARTED").exists()
+
+    (root / "svc" / "__main__.py").write_text(SERVE_MAIN["svc/__main__.py"])
+    served = run_cli(["run", "--mode", mode, "--", sys.executable, "-m", "svc"], root)
+    assert served.returncode == 0 and served.stdout == "served\n", served.stderr
+    assert served.check("svc (python -m)")["status"] == "passed"
+
+
+@pytest.mark.parametrize("module, cause, line", [
+    ("svc.server", "module_not_found", 2),  # its guarded import, under `if __name__ == "__main__":`
+    ("svc", "module_not_found", None),  # a package without __main__.py: python -m cannot run it
+    ("nosuch", "distribution_missing", None),
+])
+def test_a_module_python_m_cannot_run_fails_the_gate(tmp_path, module, cause, line):
+    files = {"svc/__init__.py": "", "svc/server.py": "if __name__ == '__main__':\n    from svc.gone import run\n"
+                                                      "    run()\n"}
+    root = service_tree(tmp_path, files, ["svc"])
+    result = run_cli(["check", "--", sys.executable, "-m", module], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check(f"{module} (python -m)")
+    assert check["cause"] == cause and check.get("line") == line, check

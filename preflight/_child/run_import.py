@@ -4,7 +4,9 @@ Protocol (this file is started by path, standard library only, never imports pre
 
     python run_import.py REQUEST_JSON RESULT_PATH STACK_PATH
 
-REQUEST_JSON: {"module": "app.main", "symbols": ["ServiceError", "api.router"], "timeout": 10.0}
+REQUEST_JSON: {"module": "app.main", "symbols": ["ServiceError", "api.router"], "timeout": 10.0}, plus
+    "as_main": true for the module ``python -m`` runs: imported as runpy would up to its own code (see
+    ``import_as_main``), never run.
 STACK_PATH:   where faulthandler dumps every thread's stack, then exits, if the timeout passes.
 RESULT_PATH:  where the outcome is written (atomically) as JSON:
     {"ok": bool, "module_file": str|None, "sys_path": [...], "uid": int, "gid": int,
@@ -51,7 +53,7 @@ def main(argv: list[str]) -> int:
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
     before = process_state()
-    result = check_module(request["module"], request.get("symbols", []))
+    result = check_module(request["module"], request.get("symbols", []), bool(request.get("as_main")))
     result["changed"] = changes_since(before)
     result["environ_set"] = {name: value for name, value in os.environ.items()  # to be redacted too
                              if before["environ"].get(name) != value}  # type: ignore[union-attr]
@@ -175,13 +177,14 @@ def write_result(path: str, result: dict) -> None:
     os.replace(tmp, path)
 
 
-def check_module(module: str, symbols: list[str]) -> dict:
-    """Import ``module``, then resolve each dotted symbol path on it; never raises."""
+def check_module(module: str, symbols: list[str], as_main: bool = False) -> dict:
+    """Import ``module`` (``as_main``: as ``python -m`` would, see ``import_as_main``), then resolve
+    each dotted symbol path on it; never raises."""
     result: dict = {"ok": False, "module": module, "module_file": None, "symbols": [], "error": None,
                     "traceback": "", "uid": _getid("getuid"), "gid": _getid("getgid")}
     mark = ModuleMark()
     try:
-        imported = importlib.import_module(module)
+        imported = import_as_main(module) if as_main else importlib.import_module(module)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are findings too
         result["error"] = describe_exception(exc)
         result["traceback"] = "".join(traceback.format_exception(exc))
@@ -209,7 +212,54 @@ def check_module(module: str, symbols: list[str]) -> dict:
     result["sys_path"] = list(sys.path)
     loaded = mark.since()  # None: some were removed; then all of them, a superset (the stamp wants every file)
     result["loaded"] = _files(list(sys.modules) if loaded is None else loaded)  # list(): at once, whatever threads do
+    if as_main and result["module_file"]:  # run, not imported: in no sys.modules, its file counts all the same
+        result["loaded"].append([imported.__spec__.name, result["module_file"]])
     return result
+
+
+def import_as_main(name: str) -> object:
+    """What ``python -m name`` does before its own code runs, and nothing of that code: find it as
+    runpy does (importing its parent packages; for a package, the package, then its ``__main__``),
+    then execute only the file's top-level ``import`` statements (and those of a top-level
+    ``if __name__ == "__main__":`` block), compiled from the file itself so that a failure names
+    its own ``file:line``. The namespace they ran in is returned as a module."""
+    import ast
+    import types
+
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.submodule_search_locations is not None:
+        importlib.import_module(name)
+        spec = importlib.util.find_spec(name + ".__main__")
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named '{name}.__main__'; '{name}' is a package and cannot be "
+                                      f"directly executed", name=name + ".__main__")
+    if spec is None:
+        raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=spec.origin, __package__=spec.parent, __spec__=spec, __loader__=spec.loader)
+    get_source = getattr(spec.loader, "get_source", None)
+    source = get_source(spec.name) if get_source is not None else None
+    if source is None:  # bytecode only, or a loader without source: nothing to read, nothing more to check
+        return module
+    tree = ast.parse(source, spec.origin or name)
+    body = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            body += [inner for inner in node.body if isinstance(inner, (ast.Import, ast.ImportFrom))]
+    body.sort(key=lambda node: node.lineno)
+    exec(compile(ast.Module(body=body, type_ignores=[]), spec.origin or name, "exec"), module.__dict__)
+    return module
+
+
+def _is_main_guard(test: object) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    import ast
+
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
 
 
 def _files(names: list[str]) -> list[list]:

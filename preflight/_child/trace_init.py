@@ -4,13 +4,16 @@ Protocol (started by path, standard library only, never imports preflight):
 
     python trace_init.py REQUEST_JSON RESULT_PATH STACK_PATH
 
-REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}, plus "call": {"args": [...],
+REQUEST_JSON: {"module": "app.main", "symbols": ["app"], "timeout": 60.0}; "sys_path_head": [...] when the
+server's sys.path starts with other entries than the working directory (``run_import``'s), "as_main": true
+for the module ``python -m`` runs (``run_import.import_as_main``: its imports, never its code); "call": {"args": [...],
 "kwargs": {...}} for an app factory (``app:create_app()``): the symbol is then called with those values
 (JSON data, never code), as the server calls it, and the modules it loads count as loaded; if it
 raises, the result is a failure with "called": true.
 The result is ``run_import.check_module``'s (``loaded`` lists modules in load order), plus
 "env_reads": [{"name", "how": "item"|"get"|"contains", "present", "file", "line"}],
-"distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd".
+"distributions": {top-level module: [[distribution, version], ...]}, "library_dirs", "cwd",
+"importers": {top-level module: [file, line]}: the code that imported it first (its ``import`` statement).
 Environment variables are recorded by name only: values never leave this process.
 """
 
@@ -109,7 +112,27 @@ def _internal(filename: str) -> bool:
     return filename.startswith("<frozen") or filename.endswith(("/os.py", "_collections_abc.py"))
 
 
+_importers: dict[str, list] = {}
+_IMPORTLIB = os.path.dirname(os.path.abspath(__import__("importlib").__file__))
+
+
+class _FirstImporter:
+    """A finder that finds nothing: it notes, for each top-level module, where it was first imported."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if path is None and name not in _importers and len(_importers) < _MAX_READS:
+            frame = sys._getframe(1)
+            while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                         or frame.f_code.co_filename.startswith(_IMPORTLIB + os.sep)):
+                frame = frame.f_back
+            if frame is not None:
+                _importers[name] = [frame.f_code.co_filename, frame.f_lineno]
+        return None
+
+
 def _install() -> None:
+    sys.meta_path.insert(0, _FirstImporter)
     env = os.environ
     os.environ = _RecordingEnviron(env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue)
 
@@ -156,13 +179,16 @@ def main(argv: list[str]) -> int:
     faulthandler.enable(file=stack_file)
     if request.get("timeout"):
         faulthandler.dump_traceback_later(float(request["timeout"]), exit=True, file=stack_file)
+    if request.get("sys_path_head") is not None:  # in place of the working directory inspect_env put first
+        sys.path[0:1] = request["sys_path_head"]
     _install()
-    result = check_module(request["module"], request.get("symbols", []))
+    result = check_module(request["module"], request.get("symbols", []), bool(request.get("as_main")))
     if request.get("call") is not None and result.get("ok"):
         _call_entry(result, request["module"], request["symbols"][0], request["call"])
     faulthandler.cancel_dump_traceback_later()
     result["env_reads"] = list(_reads.values())
     result["distributions"] = _distributions(result.get("loaded") or [])
+    result["importers"] = {top: _importers[top] for top in result["distributions"] if top in _importers}
     result["library_dirs"] = inspect_env._library_dirs()
     result["cwd"] = os.getcwd()
     write_result(argv[2], result)
