@@ -50,7 +50,7 @@ _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 def import_guarded(path: str, line: int) -> bool:
     """Whether the statement at ``path:line`` runs in the body of a ``try`` that catches a failed
     import (``except ImportError``, ``ModuleNotFoundError``, ``Exception``, a bare ``except``)."""
-    tree = _parse(path)
+    tree = parse(path)
     for node in ast.walk(tree) if tree else ():
         if not isinstance(node, ast.Try) or not node.body:
             continue
@@ -69,7 +69,7 @@ def star_import_files(path: str, depth: int = 3) -> list[str]:
     """The files ``path`` takes every name from, found on disk beside it: ``from .base import *``
     (and what those take in turn, ``depth`` levels down), ``from mysite.settings.base import *`` found
     in a directory above ``path``; in the order written."""
-    tree = _parse(path)
+    tree = parse(path)
     found: list[str] = []
     for node in tree.body if tree and depth > 0 else ():
         if not isinstance(node, ast.ImportFrom) or not node.module or all(a.name != "*" for a in node.names):
