@@ -1,0 +1,152 @@
+"""Which installed distribution a file belongs to: its name, version and declared requirements.
+
+Read from the ``*.dist-info`` (or ``*.egg-info``) metadata in the ``sys.path`` entry that holds the
+file, as ``importlib.metadata`` reads it: which top-level modules a distribution installs comes from
+its ``top_level.txt``, else its ``RECORD``, else its own name. Only failure paths ask, so nothing here
+is on the way of a passing start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    version: str
+    requires: tuple[str, ...]  # Requires-Dist, as written
+    requires_python: str | None
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def owner(path: str | None, sys_path: list[str]) -> Distribution | None:
+    """The installed distribution ``path`` (a module's file) belongs to, if any."""
+    if not path or not os.path.isabs(path):
+        return None
+    real = os.path.realpath(path)
+    entries = [os.path.realpath(e) for e in sys_path if e and os.path.isabs(e)]
+    holders = [e for e in entries if real.startswith(e + os.sep)]
+    if not holders:
+        return None
+    entry = max(holders, key=len)  # the innermost entry: a venv's site-packages, not the / above it
+    top = os.path.relpath(real, entry).split(os.sep)[0]
+    return _tops(entry).get(top.split(".")[0])
+
+
+def requirement_on(importer: Distribution, name: str, python_version: tuple[int, ...] | None) -> Requirement | None:
+    """``importer``'s Requires-Dist on the distribution ``name`` that applies here; None for none."""
+    from packaging.utils import canonicalize_name
+
+    wanted = canonicalize_name(name)
+    return next((q for q in requirements(importer, python_version) if canonicalize_name(q.name) == wanted), None)
+
+
+def requirements(importer: Distribution, python_version: tuple[int, ...] | None) -> list[Requirement]:
+    """``importer``'s Requires-Dist that apply here: their marker holds for the checked Python, no extra."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    environment = {"extra": ""}
+    if python_version:
+        environment.update(python_version=".".join(map(str, python_version[:2])),
+                           python_full_version=".".join(map(str, python_version[:3])))
+    found = []
+    for text in importer.requires:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            found.append(requirement)
+    return found
+
+
+def supports_python(distribution: Distribution, python_version: tuple[int, ...]) -> bool:
+    """Whether ``distribution``'s Requires-Python admits ``python_version`` (True when it declares none)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        allowed = SpecifierSet(distribution.requires_python or "")
+    except InvalidSpecifier:
+        return True
+    return allowed.contains(".".join(map(str, python_version[:3])), prereleases=True)
+
+
+def older_pin(distribution: Distribution) -> str:
+    """A pin below the installed version's major release (``werkzeug<3``; ``<0.N`` under 1.0)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        version = Version(distribution.version)
+    except InvalidVersion:
+        return f"{distribution.name}<{distribution.version}"
+    bound = f"{version.major}" if version.major else f"0.{version.minor}"
+    return f"{distribution.name}<{bound}"
+
+
+def named(name: str, sys_path: list[str]) -> Distribution | None:
+    """The installed distribution called ``name``, the first on ``sys_path``."""
+    from packaging.utils import canonicalize_name
+
+    for entry in sys_path:
+        if entry and os.path.isabs(entry):
+            found = _index(os.path.realpath(entry))[1].get(canonicalize_name(name))
+            if found:
+                return found
+    return None
+
+
+def tops_of(distribution: Distribution, sys_path: list[str]) -> list[str]:
+    """The top-level modules ``distribution`` installs."""
+    for entry in sys_path:
+        if entry and os.path.isabs(entry):
+            tops = [t for t, d in _index(os.path.realpath(entry))[0].items() if d is distribution]
+            if tops:
+                return tops
+    return []
+
+
+def _tops(entry: str) -> dict[str, Distribution]:
+    return _index(entry)[0]
+
+
+@lru_cache(maxsize=32)
+def _index(entry: str) -> tuple[dict[str, Distribution], dict[str, Distribution]]:
+    """The distributions installed in ``entry``: by the top-level module names they provide, and by
+    their normalized names."""
+    from packaging.utils import canonicalize_name
+
+    tops: dict[str, Distribution] = {}
+    names: dict[str, Distribution] = {}
+    for found in metadata.distributions(path=[entry]):
+        name = found.metadata["Name"] if found.metadata else None
+        if not name:
+            continue
+        distribution = Distribution(name, found.version, tuple(found.requires or ()),
+                                    found.metadata.get("Requires-Python"))
+        names.setdefault(canonicalize_name(name), distribution)
+        for top in _provided_tops(found, name):
+            tops.setdefault(top, distribution)
+    return tops, names
+
+
+def _provided_tops(found: metadata.Distribution, name: str) -> list[str]:
+    listed = found.read_text("top_level.txt")
+    if listed:
+        return [line.strip() for line in listed.splitlines() if line.strip()]
+    tops = []
+    for file in found.files or ():
+        first = file.parts[0] if file.parts else ""
+        if first and first not in ("..", "__pycache__") and not first.endswith((".dist-info", ".egg-info", ".pth")):
+            tops.append(first.split(".")[0])  # ``six.py``, ``_speedups.cpython-311-x86_64-linux-gnu.so``
+    return list(dict.fromkeys(tops)) or [re.sub(r"[-.]+", "_", name).lower()]
