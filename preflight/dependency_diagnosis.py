@@ -94,6 +94,19 @@ def refused_name(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
     return True
 
 
+def removed_module(check: r.Check, top: str, gone: tuple[str, str], facts: dict[str, Any], ctx: Context) -> bool:
+    """A library imports ``top``, a standard-library module this Python removed (``imp``, ``distutils``
+    under 3.12); False when the application imports it itself."""
+    asking = _asking_library(facts, ctx)
+    if asking is None:
+        return False
+    frame, importer = asking
+    _too_old_for_python(check, importer, frame, f"the standard library's {top} (removed in Python {gone[0]}; "
+                        f"{gone[1]} replaces it)", ctx)
+    check.details.update(missing=top, removed_in=gone[0])
+    return True
+
+
 def required_by(check: r.Check, missing_top: str, install: str, facts: dict[str, Any], ctx: Context) -> None:
     """For a module no installed distribution provides (``distribution_missing``): which installed
     library imports it, and whether that library declares it (``details.required_by``)."""
@@ -177,8 +190,8 @@ def _skew(check: r.Check, importer: installed.Distribution, frame: dict[str, Any
         declared = ""
     check.hint = (f"{importer} ({frame['file']}:{frame['line']}) {does}, which the installed {provider} {lacks}: "
                   f"the two installed versions do not fit together{triggered}.{declared} Pin {provider.name} to a "
-                  f"release {importer} works with (e.g. '{installed.older_pin(provider)}'), or upgrade "
-                  f"{importer.name} to a release made for {provider}")
+                  f"release {importer} works with ('{wanted if met is False else installed.older_pin(provider)}'), "
+                  f"or upgrade {importer.name} to a release made for {provider}")
 
 
 def _too_old_for_python(check: r.Check, importer: installed.Distribution, frame: dict[str, Any], what: str,

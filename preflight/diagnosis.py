@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight import (config_diagnosis, dependency_diagnosis, file_diagnosis, installed, logging_diagnosis, native,
-                       network_diagnosis, newer_python, path_advice, relative_import, search, source, system_diagnosis)
+                       network_diagnosis, newer_python, path_advice, relative_import, removed_stdlib, search, source,
+                       system_diagnosis)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -548,6 +549,14 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         check.details["bytecode_only"] = found.bytecode
         check.hint = (f"only bytecode of {missing} is left ({found.bytecode}); its source is missing. "
                       f"Check .dockerignore and the COPY steps (imported at {where}){note}")
+        return
+    gone = removed_stdlib.removed(top, ctx.python_version)
+    if gone and top not in ctx.app_tops and not dependency_diagnosis.removed_module(check, top, gone, facts, ctx):
+        check.details.update(removed_in=gone[0], replacement=gone[1])
+        check.hint = (f"{top} was removed from the standard library in Python {gone[0]} (imported at {where}); the "
+                      f"checked interpreter is Python {'.'.join(map(str, ctx.python_version[:2]))}. Use "
+                      f"{gone[1]} instead, or run the Python the code was written for")
+    if gone and top not in ctx.app_tops:
         return
     if top not in ctx.app_tops and not search.exists_in_app(top, ctx.search_roots()):
         pip = pip_name(_asked_for(missing, target, importer))
