@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,8 @@ def owner(path: str | None, sys_path: list[str]) -> Distribution | None:
     if not holders:
         return None
     entry = max(holders, key=len)  # the innermost entry: a venv's site-packages, not the / above it
-    top = os.path.relpath(real, entry).split(os.sep)[0]
-    return _tops(entry).get(top.split(".")[0])
+    top = os.path.relpath(real, entry).split(os.sep)[0].split(".")[0]
+    return _named_as(entry, top) or _tops(entry).get(top)
 
 
 def requirement_on(importer: Distribution, name: str, python_version: tuple[int, ...] | None) -> Requirement | None:
@@ -116,6 +117,28 @@ def tops_of(distribution: Distribution, sys_path: list[str]) -> list[str]:
     return []
 
 
+@lru_cache(maxsize=256)
+def _named_as(entry: str, top: str) -> Distribution | None:
+    """The distribution in ``entry`` named as its top-level module ``top`` is (flask's Flask), found
+    from directory names alone: the usual case, without reading every distribution's RECORD."""
+    wanted = re.sub(r"[-_.]+", "_", top).lower()
+    try:
+        names = os.listdir(entry)
+    except OSError:
+        return None
+    for name in names:
+        if name.endswith(".dist-info") and re.sub(r"[-_.]+", "_", name.split("-")[0]).lower() == wanted:
+            found = metadata.PathDistribution(Path(entry, name))
+            if found.metadata and found.metadata["Name"]:
+                return _distribution(found)
+    return None
+
+
+def _distribution(found: metadata.Distribution) -> Distribution:
+    return Distribution(found.metadata["Name"], found.version, tuple(found.requires or ()),
+                        found.metadata.get("Requires-Python"))
+
+
 def _tops(entry: str) -> dict[str, Distribution]:
     return _index(entry)[0]
 
@@ -132,8 +155,7 @@ def _index(entry: str) -> tuple[dict[str, Distribution], dict[str, Distribution]
         name = found.metadata["Name"] if found.metadata else None
         if not name:
             continue
-        distribution = Distribution(name, found.version, tuple(found.requires or ()),
-                                    found.metadata.get("Requires-Python"))
+        distribution = _distribution(found)
         names.setdefault(canonicalize_name(name), distribution)
         for top in _provided_tops(found, name):
             tops.setdefault(top, distribution)
