@@ -12,8 +12,8 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,8 +41,14 @@ def owner(path: str | None, sys_path: list[str]) -> Distribution | None:
     if not holders:
         return None
     entry = max(holders, key=len)  # the innermost entry: a venv's site-packages, not the / above it
-    top = os.path.relpath(real, entry).split(os.sep)[0].split(".")[0]
-    return _named_as(entry, top) or _tops(entry).get(top)
+    relative = Path(os.path.relpath(real, entry)).as_posix()
+    top = relative.split("/")[0].split(".")[0]
+    named_as = _named_as(entry, top)
+    if named_as and _lists(named_as, relative):
+        return _distribution(named_as)
+    # a namespace package (google.*) spans several: the one whose RECORD lists the file
+    found = next((c for c in _index(entry)[0].get(top, []) if _lists(c, relative)), None)
+    return _distribution(found) if found else None
 
 
 def requirement_on(importer: Distribution, name: str, python_version: tuple[int, ...] | None) -> Requirement | None:
@@ -103,7 +109,7 @@ def named(name: str, sys_path: list[str]) -> Distribution | None:
         if entry and os.path.isabs(entry):
             found = _index(os.path.realpath(entry))[1].get(canonicalize_name(name))
             if found:
-                return found
+                return _distribution(found)
     return None
 
 
@@ -111,16 +117,16 @@ def tops_of(distribution: Distribution, sys_path: list[str]) -> list[str]:
     """The top-level modules ``distribution`` installs."""
     for entry in sys_path:
         if entry and os.path.isabs(entry):
-            tops = [t for t, d in _index(os.path.realpath(entry))[0].items() if d is distribution]
+            tops = [t for t, found in _index(os.path.realpath(entry))[0].items()
+                    if any(_distribution(f) == distribution for f in found)]
             if tops:
                 return tops
     return []
 
 
-@lru_cache(maxsize=256)
-def _named_as(entry: str, top: str) -> Distribution | None:
+def _named_as(entry: str, top: str) -> metadata.Distribution | None:
     """The distribution in ``entry`` named as its top-level module ``top`` is (flask's Flask), found
-    from directory names alone: the usual case, without reading every distribution's RECORD."""
+    from directory names alone: the usual case, without reading every distribution's metadata."""
     wanted = re.sub(r"[-_.]+", "_", top).lower()
     try:
         names = os.listdir(entry)
@@ -130,35 +136,37 @@ def _named_as(entry: str, top: str) -> Distribution | None:
         if name.endswith(".dist-info") and re.sub(r"[-_.]+", "_", name.split("-")[0]).lower() == wanted:
             found = metadata.PathDistribution(Path(entry, name))
             if found.metadata and found.metadata["Name"]:
-                return _distribution(found)
+                return found
     return None
 
 
+def _lists(found: metadata.Distribution, relative: str) -> bool:
+    """``found``'s RECORD lists the file ``relative`` (to its sys.path entry); True without a RECORD."""
+    files = found.files
+    return files is None or any(f.as_posix() == relative for f in files)
+
+
+@lru_cache(maxsize=64)
 def _distribution(found: metadata.Distribution) -> Distribution:
     return Distribution(found.metadata["Name"], found.version, tuple(found.requires or ()),
                         found.metadata.get("Requires-Python"))
 
 
-def _tops(entry: str) -> dict[str, Distribution]:
-    return _index(entry)[0]
-
-
 @lru_cache(maxsize=32)
-def _index(entry: str) -> tuple[dict[str, Distribution], dict[str, Distribution]]:
-    """The distributions installed in ``entry``: by the top-level module names they provide, and by
-    their normalized names."""
+def _index(entry: str) -> tuple[dict[str, list[metadata.Distribution]], dict[str, metadata.Distribution]]:
+    """The distributions installed in ``entry``: by each top-level module name they provide (a
+    namespace package's by several), and by their normalized names."""
     from packaging.utils import canonicalize_name
 
-    tops: dict[str, Distribution] = {}
-    names: dict[str, Distribution] = {}
+    tops: dict[str, list[metadata.Distribution]] = {}
+    names: dict[str, metadata.Distribution] = {}
     for found in metadata.distributions(path=[entry]):
         name = found.metadata["Name"] if found.metadata else None
         if not name:
             continue
-        distribution = _distribution(found)
-        names.setdefault(canonicalize_name(name), distribution)
+        names.setdefault(canonicalize_name(name), found)
         for top in _provided_tops(found, name):
-            tops.setdefault(top, distribution)
+            tops.setdefault(top, []).append(found)
     return tops, names
 
 

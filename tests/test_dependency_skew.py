@@ -215,3 +215,16 @@ def test_a_standard_library_module_this_python_removed_is_no_distribution_to_ins
     assert found["cause"] == "dependency_incompatible"
     assert found["details"]["importer"]["distribution"] == "oldtool" and found["details"]["missing"] == "binhex"
     assert f"oldtool 0.4 does not support Python {RUNNING}" in found["hint"]
+
+
+def test_a_namespace_package_s_portion_is_owned_by_the_distribution_that_installed_it(tmp_path):
+    """google.protobuf and google.api come from two distributions: the provider is the one whose
+    RECORD lists the file (protobuf too old for generated code: ``cannot import name 'builder'``)."""
+    app, site = service(tmp_path, "import nsx.api.client\n")
+    distribution(site, "nsx-api-protos", "1.60", {"nsx/api/__init__.py": "", "nsx/api/client.py":
+                                                  "from nsx.proto.internal import builder\n"}, requires=("nsx-proto>=3",))
+    distribution(site, "nsx-proto", "3.19.6", {"nsx/proto/__init__.py": "", "nsx/proto/internal/__init__.py": ""})
+    found = check(app, site)
+    assert found["cause"] == "dependency_incompatible"
+    assert found["details"]["importer"]["distribution"] == "nsx-api-protos"
+    assert found["details"]["provider"] == {"distribution": "nsx-proto", "version": "3.19.6"}
