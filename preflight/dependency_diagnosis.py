@@ -149,12 +149,43 @@ def built_against(check: r.Check, facts: dict[str, Any], ctx: Context) -> None:
                                       "requirement": f"{requirement.name}{requirement.specifier}"}
     where = f" (imported at {check.file}:{check.line})" if check.file else ""
     declared = f"{requirement.name}{requirement.specifier or ' (any version)'}"
-    verdict = (f"which lets {used.version} in" if requirement.specifier.contains(used.version, prereleases=True)
-               else f"and {used.version} is outside it: pip check reports that")
+    met = requirement.specifier.contains(used.version, prereleases=True)
+    verdict = f"which lets {used.version} in" if met else f"and {used.version} is outside it: pip check reports that"
+    pin = installed.older_pin(used) if met else f"{requirement.name}{requirement.specifier}"
     check.hint = (f"{extension}, a compiled extension of {owner}, refused the installed {used} when it was "
                   f"loaded{where}: {facts.get('message')!r}. {owner} was built against another {used.name} "
                   f"({owner.name} declares {declared}, {verdict}). Pin {used.name} to a release {owner} was built "
-                  f"for (e.g. '{installed.older_pin(used)}'), or upgrade {owner.name} to a release built for {used}")
+                  f"for ('{pin}'), or upgrade {owner.name} to a release built for {used}")
+
+
+def violated(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
+    """Any other failure raised in an installed library whose own Requires-Dist the installed versions
+    violate (what pip check reports): requests 2.25 under urllib3 2 warns, and ``-W error`` makes that
+    the failure. Those versions are the likely cause; False when the library's requirements are met."""
+    owners = ((f, installed.owner(f["file"], ctx.sys_path)) for f in reversed(facts.get("frames") or [])
+              if not ctx.is_app_file(f["file"]))
+    frame, library = next(((f, o) for f, o in owners if o), (None, None))
+    if library is None:
+        return False
+    unmet = []
+    for requirement in installed.requirements(library, ctx.python_version):
+        present = installed.named(requirement.name, ctx.sys_path)  # one not installed would be named as such
+        if present and not requirement.specifier.contains(present.version, prereleases=True):
+            unmet.append((requirement, present))
+    if not unmet:
+        return False
+    check.cause = "dependency_incompatible"
+    check.details.update(
+        importer={"distribution": library.name, "version": library.version, "file": frame["file"], "line": frame["line"]},
+        unmet=[{"requirement": f"{q.name}{q.specifier}", "installed": p.version} for q, p in unmet],
+    )
+    says = "; ".join(f"{q.name}{q.specifier} ({p} installed)" for q, p in unmet)
+    triggered = f" (imported from {check.file}:{check.line})" if check.file else ""
+    check.hint = (f"{library} raised {facts['type']} at {frame['file']}:{frame['line']}{triggered}, and the installed "
+                  f"versions violate what it requires: {says}, as pip check reports. Install what it requires "
+                  f"(pip install {' '.join(repr(f'{q.name}{q.specifier}') for q, _ in unmet)}), or upgrade "
+                  f"{library.name} to a release made for the installed ones")
+    return True
 
 
 def _asking_library(facts: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], installed.Distribution] | None:

@@ -294,6 +294,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         if needs:
             check.details["needs"] = needs
             check.hint = f"{newer_python.advice(needs, ctx.python_version)} ({check.file}:{check.line})"
+        else:
+            dependency_diagnosis.violated(check, facts, ctx)
         if "Warning" in bases:
             check.hint += (f", or stop this warning becoming an error: the server's interpreter runs with a "
                            f"warnings filter of `error` (`python -W error`, PYTHONWARNINGS); a narrower one, "

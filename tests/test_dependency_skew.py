@@ -228,3 +228,18 @@ def test_a_namespace_package_s_portion_is_owned_by_the_distribution_that_install
     assert found["cause"] == "dependency_incompatible"
     assert found["details"]["importer"]["distribution"] == "nsx-api-protos"
     assert found["details"]["provider"] == {"distribution": "nsx-proto", "version": "3.19.6"}
+
+
+@pytest.mark.parametrize("installed_version,cause", [("2.2.3", "dependency_incompatible"), ("1.26.18", "import_error")])
+def test_a_library_failing_under_versions_its_requirements_exclude_says_so(tmp_path, installed_version, cause):
+    """requests 2.25 under urllib3 2 (a RequestsDependencyWarning that ``-W error`` makes the failure):
+    what pip check reports is named; a library whose requirements are met keeps import_error."""
+    app, site = service(tmp_path, "import os\nimport reqlib\n")
+    distribution(site, "reqlib", "2.25.1", {"reqlib/__init__.py": "import urlkit\n\nraise RuntimeError('unsupported urlkit')\n"},
+                 requires=("urlkit<1.27,>=1.21.1", "nothere>=1"))
+    distribution(site, "urlkit", installed_version, {"urlkit/__init__.py": ""})
+    found = check(app, site)
+    assert found["cause"] == cause and (found["file"], found["line"]) == (str(app / "app/main.py"), 2)
+    if cause == "dependency_incompatible":
+        assert found["details"]["unmet"] == [{"requirement": "urlkit<1.27,>=1.21.1", "installed": "2.2.3"}]
+        assert "reqlib 2.25.1 raised RuntimeError" in found["hint"] and "pip install 'urlkit<1.27,>=1.21.1'" in found["hint"]
