@@ -9,11 +9,13 @@ triggered it, and whether the library's own Requires-Dist allows the installed v
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from preflight import installed
+from preflight import installed, source
 from preflight import report as r
+from preflight.zygote_launch import CHILD_DIR
 
 if TYPE_CHECKING:
     from preflight.diagnosis import Context
@@ -52,7 +54,7 @@ def missing_module(check: r.Check, missing: str, facts: dict[str, Any], ctx: Con
         _too_old_for_python(check, importer, frame, f"the standard library's {missing}", ctx)
         return True
     provider = installed.owner(state.get("file"), ctx.sys_path)
-    if provider is None or provider.name == importer.name or ctx.is_app_file(state.get("file")):
+    if provider is None or provider.name == importer.name or library(state.get("file"), ctx) is None:
         return False
     _skew(check, importer, frame, provider, f"imports the module {missing}", "does not have", ctx)
     check.details["missing"] = missing
@@ -76,17 +78,19 @@ def refused_name(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
             installed.owner(f["file"], ctx.sys_path) != provider for f in frames[at:]):
         return False  # a lazy loader's import that failed, or code it called: a failure of its own
     module, name, asking = asked["module"], asked["name"], frames[at - 1]
-    if ctx.is_app_file(asking["file"]):
+    importer = library(asking["file"], ctx)
+    if importer is None:  # the application asked, or the manifest's symbols did
         check.cause = "symbol_missing"
-        check.file, check.line = asking["file"], asking["line"]
+        by_manifest = asking["file"].startswith(CHILD_DIR)
+        check.file, check.line = (None, None) if by_manifest else (asking["file"], asking["line"])
         check.details.update(module=module, name=name, module_file=asked["file"],
                              distribution={"name": provider.name, "version": provider.version})
-        check.hint = (f"the installed {provider} has no {name!r} in {module} (asked at {asking['file']}:"
-                      f"{asking['line']}), and says: {said} Update the code for {provider} as it says, or pin "
-                      f"{provider.name} to the version your code was written for")
+        where = "the manifest's symbols" if by_manifest else f"{asking['file']}:{asking['line']}"
+        check.hint = (f"the installed {provider} has no {name!r} in {module} (asked at {where}), and says: {said} "
+                      f"Update the code for {provider} as it says, or pin {provider.name} to the version your code "
+                      f"was written for")
         return True
-    importer = installed.owner(asking["file"], ctx.sys_path)
-    if importer is None or importer.name == provider.name:
+    if importer.name == provider.name:
         return False
     _skew(check, importer, asking, provider, f"asks {module} for {name!r}", "refuses", ctx)
     check.details.update(module=module, name=name)
@@ -162,13 +166,12 @@ def violated(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
     """Any other failure raised in an installed library whose own Requires-Dist the installed versions
     violate (what pip check reports): requests 2.25 under urllib3 2 warns, and ``-W error`` makes that
     the failure. Those versions are the likely cause; False when the library's requirements are met."""
-    owners = ((f, installed.owner(f["file"], ctx.sys_path)) for f in reversed(facts.get("frames") or [])
-              if not ctx.is_app_file(f["file"]))
-    frame, library = next(((f, o) for f, o in owners if o), (None, None))
-    if library is None:
+    owners = ((f, library(f["file"], ctx)) for f in reversed(facts.get("frames") or []))
+    frame, raising = next(((f, o) for f, o in owners if o), (None, None))
+    if raising is None:
         return False
     unmet = []
-    for requirement in installed.requirements(library, ctx.python_version):
+    for requirement in installed.requirements(raising, ctx.python_version):
         present = installed.named(requirement.name, ctx.sys_path)  # one not installed would be named as such
         if present and not requirement.specifier.contains(present.version, prereleases=True):
             unmet.append((requirement, present))
@@ -176,25 +179,42 @@ def violated(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
         return False
     check.cause = "dependency_incompatible"
     check.details.update(
-        importer={"distribution": library.name, "version": library.version, "file": frame["file"], "line": frame["line"]},
+        importer={"distribution": raising.name, "version": raising.version, "file": frame["file"], "line": frame["line"]},
         unmet=[{"requirement": f"{q.name}{q.specifier}", "installed": p.version} for q, p in unmet],
     )
     says = "; ".join(f"{q.name}{q.specifier} ({p} installed)" for q, p in unmet)
-    triggered = f" (imported from {check.file}:{check.line})" if check.file else ""
-    check.hint = (f"{library} raised {facts['type']} at {frame['file']}:{frame['line']}{triggered}, and the installed "
+    triggered = _triggered(check, frame)
+    check.hint = (f"{raising} raised {facts['type']} at {frame['file']}:{frame['line']}{triggered}, and the installed "
                   f"versions violate what it requires: {says}, as pip check reports. Install what it requires "
                   f"(pip install {' '.join(repr(f'{q.name}{q.specifier}') for q, _ in unmet)}), or upgrade "
-                  f"{library.name} to a release made for the installed ones")
+                  f"{raising.name} to a release made for the installed ones")
     return True
+
+
+def library(path: str | None, ctx: Context) -> installed.Distribution | None:
+    """The installed distribution ``path`` belongs to, unless it is the service's own: a library. One
+    the manifest lists (``imports: [flask]``) is a library too, though diagnosis treats its frames as
+    the application's; a project installed from the working directory's ``pyproject.toml`` is not."""
+    if not path or (ctx.is_app_file(path) and "-packages/" not in path.replace(os.sep, "/")):
+        return None
+    found = installed.owner(path, ctx.sys_path)
+    if found is None or source.project_file(found.name, [ctx.workdir, ctx.manifest_dir]):
+        return None
+    return found
+
+
+def _triggered(check: r.Check, frame: dict[str, Any]) -> str:
+    """`` (imported from app/main.py:3)``: the application line that led to the library's ``frame``."""
+    if not check.file or (check.file, check.line) == (frame["file"], frame["line"]):
+        return ""
+    return f" (imported from {check.file}:{check.line})"
 
 
 def _asking_library(facts: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], installed.Distribution] | None:
     """The innermost frame, where the failing import ran, and its installed distribution: only when
     it is a library's, not the application's."""
     frames = facts.get("frames") or []
-    if not frames or ctx.is_app_file(frames[-1]["file"]):
-        return None
-    importer = installed.owner(frames[-1]["file"], ctx.sys_path)
+    importer = library(frames[-1]["file"], ctx) if frames else None
     return (frames[-1], importer) if importer else None
 
 
@@ -210,7 +230,7 @@ def _skew(check: r.Check, importer: installed.Distribution, frame: dict[str, Any
         provider={"distribution": provider.name, "version": provider.version},
         requirement=wanted, requirement_met=met,
     )
-    triggered = f" (imported from {check.file}:{check.line})" if check.file else ""
+    triggered = _triggered(check, frame)
     if requirement and not met:
         declared = (f" {importer} requires {wanted} (pip check says so too), and {provider.version} is outside "
                     f"that range: something installed {provider.name} after it, or with --no-deps.")
@@ -234,7 +254,7 @@ def _too_old_for_python(check: r.Check, importer: installed.Distribution, frame:
                   "line": frame["line"]},
         python=running, requires_python=importer.requires_python,
     )
-    triggered = f" (imported from {check.file}:{check.line})" if check.file else ""
+    triggered = _triggered(check, frame)
     if ctx.python_version and not installed.supports_python(importer, ctx.python_version):
         check.hint = (f"{importer} ({frame['file']}:{frame['line']}) uses {what}, which Python {running} does not "
                       f"have: {importer} requires Python {importer.requires_python}{triggered}. Pin {importer.name} "

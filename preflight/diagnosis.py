@@ -466,7 +466,8 @@ def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any
     if state.get("stdlib") and not ctx.is_app_file(where):
         check.hint = (f"the standard library's {module} in this Python has no {name!r}.{suggestion} It was removed or "
                       f"renamed in this version: update the code, or use the Python version it was written for")
-    elif where and not ctx.is_app_file(where):  # a library: the installed version is not the one the code expects
+    elif where and (not ctx.is_app_file(where) or dependency_diagnosis.library(where, ctx)):
+        # a library (the manifest may list one): the installed version is not the one the code expects
         owner = installed.owner(where, ctx.sys_path)
         if owner:
             check.details["distribution"] = {"name": owner.name, "version": owner.version}

@@ -243,3 +243,35 @@ def test_a_library_failing_under_versions_its_requirements_exclude_says_so(tmp_p
     if cause == "dependency_incompatible":
         assert found["details"]["unmet"] == [{"requirement": "urlkit<1.27,>=1.21.1", "installed": "2.2.3"}]
         assert "reqlib 2.25.1 raised RuntimeError" in found["hint"] and "pip install 'urlkit<1.27,>=1.21.1'" in found["hint"]
+
+
+def test_libraries_the_manifest_lists_are_still_libraries(tmp_path):
+    """``imports: [webfw]`` makes webfw's frames the manifest's own, not the service's code to fix; a
+    symbol the manifest asks a library for is answered with that library's installed version."""
+    app, site = service(tmp_path, "")
+    (app / "preflight.yaml").write_text("version: 1\nimports:\n  - webfw\n  - module: modelkit\n    symbols: [BaseSettings]\n"
+                                        "  - module: wsgikit.urls\n    symbols: [url_quote]\n")
+    distribution(site, "webfw", "2.2.2", {"webfw/__init__.py": "from wsgikit.urls import url_quote\n"})
+    distribution(site, "wsgikit", "3.0.1", WSGIKIT_3)
+    distribution(site, "modelkit", "2.7.1", {"modelkit/__init__.py": MOVED})
+    result = run_cli(["check"], app, env=cli_env(PYTHONPATH=str(site)))
+    skew = result.check("webfw")
+    assert skew["cause"] == "dependency_incompatible" and "imported from" not in skew["hint"]
+    assert skew["details"]["provider"] == {"distribution": "wsgikit", "version": "3.0.1"}
+    moved = result.check("modelkit:BaseSettings", kind="symbol")
+    assert moved["cause"] == "symbol_missing" and moved.get("file") is None
+    assert "the manifest's symbols" in moved["hint"] and "`modelkit-settings` package" in moved["hint"]
+    gone = result.check("wsgikit.urls:url_quote", kind="symbol")
+    assert gone["cause"] == "symbol_missing" and "the installed wsgikit 3.0.1 has no 'url_quote'" in gone["hint"]
+
+
+def test_the_service_s_own_installed_project_is_not_a_library(tmp_path):
+    """``pip install .`` put the service in site-packages: its import of a dropped name is its code to update."""
+    app, site = service(tmp_path, "")
+    (app / "app").rename(app / "unused")
+    (app / "pyproject.toml").write_text('[project]\nname = "orders-svc"\nversion = "0.1"\n')
+    distribution(site, "orders-svc", "0.1", {"app/__init__.py": "", "app/main.py": "from wsgikit.urls import url_quote\n"})
+    distribution(site, "wsgikit", "3.0.1", WSGIKIT_3)
+    found = check(app, site)
+    assert found["cause"] == "symbol_missing"
+    assert (found["file"], found["line"]) == (str(site / "app/main.py"), 1)
