@@ -166,13 +166,12 @@ def violated(check: r.Check, facts: dict[str, Any], ctx: Context) -> bool:
     """Any other failure raised in an installed library whose own Requires-Dist the installed versions
     violate (what pip check reports): requests 2.25 under urllib3 2 warns, and ``-W error`` makes that
     the failure. Those versions are the likely cause; False when the library's requirements are met."""
-    owners = ((f, library(f["file"], ctx)) for f in reversed(facts.get("frames") or []))
-    frame, raising = next(((f, o) for f, o in owners if o), (None, None))
+    frame, raising = _raised_in_library(facts, ctx)
     if raising is None:
         return False
     unmet = []
     for requirement in installed.requirements(raising, ctx.python_version):
-        present = installed.named(requirement.name, ctx.sys_path)  # one not installed would be named as such
+        present = installed.named(requirement.name, ctx.sys_path)  # none: vendored, or no metadata; no alarm
         if present and not requirement.specifier.contains(present.version, prereleases=True):
             unmet.append((requirement, present))
     if not unmet:
@@ -201,6 +200,16 @@ def library(path: str | None, ctx: Context) -> installed.Distribution | None:
     if found is None or source.project_file(found.name, [ctx.workdir, ctx.manifest_dir]):
         return None
     return found
+
+
+def _raised_in_library(facts: dict[str, Any], ctx: Context) -> tuple[Any, installed.Distribution | None]:
+    """The innermost frame outside the standard library, and its distribution when it is a library's;
+    ``(frame, None)`` when the application's own code raised (a library may have called it back)."""
+    for frame in reversed(facts.get("frames") or []):
+        found = library(frame["file"], ctx)
+        if found or ctx.is_app_file(frame["file"]):
+            return frame, found
+    return None, None
 
 
 def _triggered(check: r.Check, frame: dict[str, Any]) -> str:

@@ -275,3 +275,12 @@ def test_the_service_s_own_installed_project_is_not_a_library(tmp_path):
     found = check(app, site)
     assert found["cause"] == "symbol_missing"
     assert (found["file"], found["line"]) == (str(site / "app/main.py"), 1)
+
+
+def test_the_application_s_own_failure_called_back_by_a_library_is_not_blamed_on_versions(tmp_path):
+    app, site = service(tmp_path, "import reqlib\n\nreqlib.call(lambda: int('x'))\n")
+    distribution(site, "reqlib", "2.25.1", {"reqlib/__init__.py": "def call(f):\n    return f()\n"},
+                 requires=("urlkit<1.27",))
+    distribution(site, "urlkit", "2.2.3", {"urlkit/__init__.py": ""})
+    found = check(app, site)
+    assert found["cause"] == "import_error" and found["line"] == 3
