@@ -464,7 +464,8 @@ def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any
     check.message = check.message or f"{module} has no attribute {name!r}"
     suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     if state.get("stdlib") and not ctx.is_app_file(where):
-        check.hint = (f"the standard library's {module} in this Python has no {name!r}.{suggestion} It was removed or "
+        running = f"Python {'.'.join(map(str, ctx.python_version[:2]))}" if ctx.python_version else "this Python"
+        check.hint = (f"the standard library's {module} in {running} has no {name!r}.{suggestion} It was removed or "
                       f"renamed in this version: update the code, or use the Python version it was written for")
     elif where and (not ctx.is_app_file(where) or dependency_diagnosis.library(where, ctx)):
         # a library (the manifest may list one): the installed version is not the one the code expects

@@ -284,3 +284,12 @@ def test_the_application_s_own_failure_called_back_by_a_library_is_not_blamed_on
     distribution(site, "urlkit", "2.2.3", {"urlkit/__init__.py": ""})
     found = check(app, site)
     assert found["cause"] == "import_error" and found["line"] == 3
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="inspect.getargspec was removed in 3.11")
+def test_the_application_using_a_name_this_python_removed_names_the_python(tmp_path):
+    app, site = service(tmp_path, "import inspect\n\nSPEC = inspect.getargspec\n")
+    found = check(app, site)
+    assert found["cause"] == "symbol_missing" and found["line"] == 3
+    assert f"the standard library's inspect in Python {RUNNING} has no 'getargspec'" in found["hint"]
+    assert "getfullargspec" in found["details"]["did_you_mean"]
