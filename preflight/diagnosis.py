@@ -12,8 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import (config_diagnosis, file_diagnosis, logging_diagnosis, native, network_diagnosis, newer_python,
-                       path_advice, relative_import, search, source, system_diagnosis)
+from preflight import (config_diagnosis, dependency_diagnosis, file_diagnosis, installed, logging_diagnosis, native,
+                       network_diagnosis, newer_python, path_advice, relative_import, removed_stdlib, search, source,
+                       system_diagnosis)
 from preflight import report as r
 from preflight.pip_names import pip_name
 from preflight.runner import CHILD_DIR, Outcome
@@ -241,10 +242,13 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
     elif relative_import.diagnose(check, facts, frame, ctx):
         pass
     elif native.diagnose(check, facts):
-        pass
+        if check.details.get("raised_by") == "init":
+            dependency_diagnosis.built_against(check, facts, ctx)
     elif facts.get("distribution"):
         _metadata_missing(check, facts["distribution"], facts["type"], ctx)
     elif logging_diagnosis.missing_attribute(check, facts):
+        pass
+    elif dependency_diagnosis.refused_name(check, facts, ctx):
         pass
     elif "ModuleNotFoundError" in bases:
         _module_not_found(check, target, facts, ctx)
@@ -286,6 +290,8 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         if needs:
             check.details["needs"] = needs
             check.hint = f"{newer_python.advice(needs, ctx.python_version)} ({check.file}:{check.line})"
+        else:
+            dependency_diagnosis.violated(check, facts, ctx)
         if "Warning" in bases:
             check.hint += (f", or stop this warning becoming an error: the server's interpreter runs with a "
                            f"warnings filter of `error` (`python -W error`, PYTHONWARNINGS); a narrower one, "
@@ -293,8 +299,9 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
 
 
 def _missing_name(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx: Context) -> None:
-    """``module`` lacks ``name``: a cycle, a twin, an unreadable directory, or just not defined."""
-    for explain in (_circular, _shadowed):
+    """``module`` lacks ``name``: a cycle, a twin, an unreadable directory, a library asking another
+    installed version (or Python) for it, or just not defined."""
+    for explain in (_circular, _shadowed, dependency_diagnosis.missing_name):
         if explain(check, module, name, facts, ctx):
             return
     if _unreadable(check, module, facts, ctx):
@@ -453,12 +460,19 @@ def _symbol_missing(check: r.Check, module: str, name: str, facts: dict[str, Any
     check.message = check.message or f"{module} has no attribute {name!r}"
     suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     if state.get("stdlib") and not ctx.is_app_file(where):
-        check.hint = (f"the standard library's {module} in this Python has no {name!r}.{suggestion} It was removed or "
+        running = f"Python {'.'.join(map(str, ctx.python_version[:2]))}" if ctx.python_version else "this Python"
+        check.hint = (f"the standard library's {module} in {running} has no {name!r}.{suggestion} It was removed or "
                       f"renamed in this version: update the code, or use the Python version it was written for")
-    elif where and not ctx.is_app_file(where):  # a library: the installed version is not the one the code expects
-        check.hint = (f"{module} ({where}) is not your code and this installed version has no {name!r}.{suggestion} "
-                      f"Pin the version your code was written for (pip show {module.split('.')[0]}), or "
-                      f"update the code")
+    elif where and (not ctx.is_app_file(where) or dependency_diagnosis.library(where, ctx)):
+        # a library (the manifest may list one): the installed version is not the one the code expects
+        owner = installed.owner(where, ctx.sys_path)
+        if owner:
+            check.details["distribution"] = {"name": owner.name, "version": owner.version}
+        version = f"the installed {owner}" if owner else "this installed version"
+        pinned = owner.name if owner else f"it (pip show {module.split('.')[0]})"
+        check.hint = (f"{module} ({where}) is not your code, and {version} has no {name!r}: it was removed, renamed "
+                      f"or moved, or is not there yet.{suggestion} Update the code for {version}, or pin {pinned} "
+                      f"to the version your code was written for")
     else:
         check.hint = f"{module} ({where}) defines no {name!r}.{suggestion} Define or re-export it there, or fix the name"
 
@@ -490,6 +504,8 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
     parent_facts = {"modules": states, "frames": facts["frames"]}
     if parent and parent in states and _shadowed(check, parent, None, parent_facts, ctx):
         check.hint += f". {missing!r} was imported at {where}"
+        return
+    if dependency_diagnosis.missing_module(check, missing, facts, ctx):
         return
     found = search.find_module_files(missing, ctx.search_roots())
     top = missing.split(".")[0]
@@ -535,11 +551,20 @@ def _module_not_found(check: r.Check, target: ImportTarget, facts: dict[str, Any
         check.hint = (f"only bytecode of {missing} is left ({found.bytecode}); its source is missing. "
                       f"Check .dockerignore and the COPY steps (imported at {where}){note}")
         return
+    gone = removed_stdlib.removed(top, ctx.python_version)
+    if gone and top not in ctx.app_tops and not dependency_diagnosis.removed_module(check, top, gone, facts, ctx):
+        check.details.update(removed_in=gone[0], replacement=gone[1])
+        check.hint = (f"{top} was removed from the standard library in Python {gone[0]} (imported at {where}); the "
+                      f"checked interpreter is Python {'.'.join(map(str, ctx.python_version[:2]))}. Use "
+                      f"{gone[1]} instead, or run the Python the code was written for")
+    if gone and top not in ctx.app_tops:
+        return
     if top not in ctx.app_tops and not search.exists_in_app(top, ctx.search_roots()):
         pip = pip_name(_asked_for(missing, target, importer))
         check.cause = "distribution_missing"
         check.details["install"] = pip
         check.hint = f"no installed distribution provides {top!r} (imported at {where}): pip install {pip}"
+        dependency_diagnosis.required_by(check, top, pip, facts, ctx)
         if listed:
             check.hint += (", or remove it from INSTALLED_APPS if the image is not meant to have it (a development "
                            "app such as debug_toolbar or django_extensions left in the production settings)")

@@ -393,6 +393,9 @@ def _facts(exc: BaseException) -> dict:
                                     or (exc.args[0] if exc.args else ""))
     if isinstance(exc, SystemExit):
         facts["code"] = exc.code if isinstance(exc.code, (int, type(None))) else str(exc.code)
+    refused = _module_getattr(exc.__traceback__)
+    if refused:
+        facts["module_getattr"] = refused
     validation = _validation_facts(exc)
     if validation:
         facts["validation"] = validation
@@ -425,12 +428,17 @@ def _innermost(tb):
 
 
 def _extension_being_imported(tb) -> str | None:
-    """The compiled extension the innermost frame's import statement was loading when it raised: its
-    init function raised (the import system's own frames are left out of the traceback)."""
-    tb = _innermost(tb)
-    if tb is None:
+    """The compiled extension whose init function raised: the module a Cython init frame names
+    (``init pandas._libs.interval``), or the one the innermost frame's import statement was loading
+    (the import system's own frames are left out of the traceback)."""
+    levels = _levels(tb)
+    if not levels:
         return None
+    tb = levels[-1]
     try:
+        name = tb.tb_frame.f_code.co_name
+        if name.startswith("init ") and "." in name:  # Cython names its module init frame so
+            return _extension_origin(name[len("init "):], levels)
         instructions = list(dis.get_instructions(tb.tb_frame.f_code))
         at = next(i for i, ins in enumerate(instructions) if ins.offset == tb.tb_lasti)
         if instructions[at].opname != "IMPORT_NAME" or at < 2:
@@ -442,15 +450,46 @@ def _extension_being_imported(tb) -> str | None:
             name = importlib.util.resolve_name("." * level + name, package)
         candidates = [name] + [f"{name}.{x}" for x in (fromlist if isinstance(fromlist, tuple) else ())]
         for candidate in candidates:
-            parent = candidate.rpartition(".")[0]
-            if candidate in sys.modules or parent and parent not in sys.modules:
-                continue
-            spec = importlib.util.find_spec(candidate)
-            origin = spec.origin if spec else None
-            if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            origin = None if candidate in sys.modules else _extension_origin(candidate, levels)
+            if origin:
                 return origin
     except Exception:
         return None
+    return None
+
+
+def _extension_origin(name: str, levels: list) -> str | None:
+    """The compiled extension file module ``name`` would load from, found without importing anything:
+    its parent package's ``__path__`` from ``sys.modules`` or, when a failed import already removed the
+    parent from there, from the parent's own frame in the traceback."""
+    parent, _, last = name.rpartition(".")
+    search = None
+    if parent in sys.modules:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+    else:
+        for level in levels:
+            names = level.tb_frame.f_globals
+            if parent and names.get("__name__") == parent and isinstance(names.get("__path__"), list):
+                search = list(names["__path__"])
+        if parent and search is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(last if parent else name, search)
+        origin = spec.origin if spec else None
+    return origin if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else None
+
+
+def _module_getattr(tb) -> dict | None:
+    """The module-level ``__getattr__(name)`` the failure arose in (pydantic 2 refusing ``BaseSettings``,
+    NumPy 2 ``np.float_``): the module and the name asked of it."""
+    for level in _levels(tb):
+        code, names = level.tb_frame.f_code, level.tb_frame.f_globals
+        if code.co_name != "__getattr__" or code.co_argcount != 1:
+            continue
+        asked, module = level.tb_frame.f_locals.get(code.co_varnames[0]), names.get("__name__")
+        if isinstance(asked, str) and isinstance(module, str) and names.get("__getattr__") is not None \
+                and getattr(names["__getattr__"], "__code__", None) is code:
+            return {"module": module, "name": asked, "file": names.get("__file__")}
     return None
 
 
