@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from preflight.pip_names import canonical
+
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
@@ -127,13 +129,13 @@ def tops_of(distribution: Distribution, sys_path: list[str]) -> list[str]:
 def _named_as(entry: str, top: str) -> metadata.Distribution | None:
     """The distribution in ``entry`` named as its top-level module ``top`` is (flask's Flask), found
     from directory names alone: the usual case, without reading every distribution's metadata."""
-    wanted = re.sub(r"[-_.]+", "_", top).lower()
+    wanted = canonical(top)
     try:
         names = os.listdir(entry)
     except OSError:
         return None
     for name in names:
-        if name.endswith(".dist-info") and re.sub(r"[-_.]+", "_", name.split("-")[0]).lower() == wanted:
+        if name.endswith(".dist-info") and canonical(name.split("-")[0]) == wanted:
             found = metadata.PathDistribution(Path(entry, name))
             if found.metadata and found.metadata["Name"]:
                 return found
