@@ -12,13 +12,13 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from preflight.pip_names import canonical
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # importlib.metadata (and email, csv, zipfile with it) only when a check failed
+    from importlib import metadata
+
     from packaging.requirements import Requirement
 
 
@@ -43,7 +43,7 @@ def owner(path: str | None, sys_path: list[str]) -> Distribution | None:
     if not holders:
         return None
     entry = max(holders, key=len)  # the innermost entry: a venv's site-packages, not the / above it
-    relative = Path(os.path.relpath(real, entry)).as_posix()
+    relative = os.path.relpath(real, entry).replace(os.sep, "/")
     top = relative.split("/")[0].split(".")[0]
     named_as = _named_as(entry, top)
     if named_as and _lists(named_as, relative):
@@ -136,7 +136,10 @@ def _named_as(entry: str, top: str) -> metadata.Distribution | None:
         return None
     for name in names:
         if name.endswith(".dist-info") and canonical(name.split("-")[0]) == wanted:
-            found = metadata.PathDistribution(Path(entry, name))
+            import pathlib
+            from importlib import metadata
+
+            found = metadata.PathDistribution(pathlib.Path(entry, name))
             if found.metadata and found.metadata["Name"]:
                 return found
     return None
@@ -162,6 +165,8 @@ def _index(entry: str) -> tuple[dict[str, list[metadata.Distribution]], dict[str
 
     tops: dict[str, list[metadata.Distribution]] = {}
     names: dict[str, metadata.Distribution] = {}
+    from importlib import metadata
+
     for found in metadata.distributions(path=[entry]):
         name = found.metadata["Name"] if found.metadata else None
         if not name:
