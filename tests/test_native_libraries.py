@@ -6,7 +6,6 @@ a copy of one of this interpreter's own extensions with a library name changed i
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
 import re
 import shutil
@@ -16,35 +15,28 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from conftest import cli_env, run_cli
+from test_container_failures import SSL_EXT
 from test_dependency_skew import distribution, service
 
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 INCLUDE = Path(sysconfig.get_paths()["include"])
 
 
-def _extension(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    origin = spec.origin if spec else None
-    return Path(origin) if origin and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)) else None
-
-
-SSL_EXT = _extension("_ssl")
 SSL_BYTES = SSL_EXT.read_bytes() if SSL_EXT else b""
 LINUX_SSL = sys.platform == "linux" and b"libssl.so" in SSL_BYTES and b"libc.so.6" in SSL_BYTES
 
 # how psycopg 3, python-magic and cairocffi report a library the loader could not find
 LOADERS = {
-    "psycopg": ("3.2.1", "import ctypes\ntry:\n    ctypes.CDLL('libpq.so.99')\nexcept OSError as e:\n"
+    "psycopg": ("3.2.1", ("import ctypes\ntry:\n    ctypes.CDLL('libpq.so.99')\nexcept OSError as e:\n"
                 "    raise ImportError('no pq wrapper available.\\nAttempts made:\\n- couldn\\'t import psycopg '\n"
-                "                      f\"'python' implementation: {e}\") from None\n"),
-    "magic": ("0.4.27", "import ctypes\nfor lib in ('libmagic.so.99',):\n    try:\n        ctypes.CDLL(lib)\n"
+                "                      f\"'python' implementation: {e}\") from None\n")),
+    "magic": ("0.4.27", ("import ctypes\nfor lib in ('libmagic.so.99',):\n    try:\n        ctypes.CDLL(lib)\n"
               "    except OSError:\n        pass\nelse:\n"
-              "    raise ImportError('failed to find libmagic.  Check your installation')\n"),
-    "cairocffi": ("1.7.1", "import ctypes\ntry:\n    ctypes.CDLL('libcairo.so.99')\nexcept OSError as e:\n"
+              "    raise ImportError('failed to find libmagic.  Check your installation')\n")),
+    "cairocffi": ("1.7.1", ("import ctypes\ntry:\n    ctypes.CDLL('libcairo.so.99')\nexcept OSError as e:\n"
                   "    raise OSError(f\"cannot load library 'libcairo.so.99': {e}.  Additionally, \"\n"
-                  "                  \"ctypes.util.find_library() did not manage to locate it\") from None\n"),
+                  "                  \"ctypes.util.find_library() did not manage to locate it\") from None\n")),
 }
 
 
