@@ -241,7 +241,7 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
             check.hint = f"{newer_python.advice(needs, ctx.python_version)} ({check.file}:{check.line}: `{text}`)"
     elif relative_import.diagnose(check, facts, frame, ctx):
         pass
-    elif native.diagnose(check, facts):
+    elif native.diagnose(check, facts, ctx):
         if check.details.get("raised_by") == "init":
             dependency_diagnosis.built_against(check, facts, ctx)
     elif facts.get("distribution"):
