@@ -7,12 +7,13 @@ see ``native``).
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight import (config_diagnosis, dependency_diagnosis, file_diagnosis, installed, logging_diagnosis, native,
+from preflight import (config_diagnosis, dependency_diagnosis, file_diagnosis, hang_diagnosis, installed, logging_diagnosis, native,
                        network_diagnosis, newer_python, path_advice, relative_import, removed_stdlib, search, source,
                        system_diagnosis)
 from preflight import report as r
@@ -286,6 +287,12 @@ def _classify(check: r.Check, target: ImportTarget, facts: dict[str, Any], ctx: 
         check.cause = "import_error"
         where = f" at {check.file}:{check.line}" if check.file else ""
         check.hint = f"importing {target.module} raised {facts['type']}{where}; fix the code there"
+        if "EOFError" in bases and frame and "input(" in linecache.getline(frame["file"], frame["line"]):
+            check.details["reads_stdin"] = True
+            check.hint = (f"{check.file}:{check.line} calls input() at import, and stdin is not a terminal: a container "
+                          f"started without -i has none, so input() raises EOFError (with one, the server would "
+                          f"wait for a keyboard forever). Read the value from an environment variable or a "
+                          f"mounted secret file instead")
         needs = newer_python.union_needs(facts.get("message") or "", ctx.python_version) if "TypeError" in bases else None
         if needs:
             check.details["needs"] = needs
@@ -374,9 +381,17 @@ def _circular(check: r.Check, module: str, name: str, facts: dict[str, Any], ctx
     check.details.update(cycle=[{"module": ctx.module_name(f["file"]), "file": f["file"], "line": f["line"]}
                                 for f in cycle], missing_name=name, partial_module=module)
     later = f" (defined at line {defined_at}, after its import at line {cycle[0]['line']})" if defined_at else ""
-    check.message = (f"cannot import name {name!r} from partially initialized module {module!r}: "
-                     + " -> ".join(steps) + f" -> back to {module}")
-    check.hint = (f"{module} is still running its top level when {ctx.module_name(cycle[-1]['file'])} asks it for "
+    asker = ctx.module_name(cycle[-1]["file"])
+    path = " -> ".join(steps) + f" -> back to {module}"
+    if "AttributeError" in facts["bases"]:  # ``import app.x as x`` went through; ``x.Y`` at module level did not
+        check.message = f"module {module!r} has no attribute {name!r} yet: it is partially initialized: {path}"
+        check.hint = (f"{module} is still running its top level when {asker} reads its attribute {name!r} at "
+                      f"module level ({cycle[-1]['file']}:{cycle[-1]['line']}){later}. Importing the module in a "
+                      f"cycle is fine, using its names while it loads is not: read {name!r} at call time (inside "
+                      f"the function or method that needs it), or move {name!r} into a module both import")
+        return True
+    check.message = f"cannot import name {name!r} from partially initialized module {module!r}: {path}"
+    check.hint = (f"{module} is still running its top level when {asker} asks it for "
                   f"{name!r}{later}. Break the cycle: move the shared name into a module both import, or "
                   f"import the module (`import {module}`) and use `{module}.{name}` at call time, "
                   f"or move the import inside the function that needs it")
@@ -617,8 +632,12 @@ def _timed_out(check: r.Check, target: ImportTarget, outcome: Outcome, ctx: Cont
     check.stack_trace = outcome.stack_dump or None
     check.message = f"importing {target.module} did not finish within {target.timeout:g}s"
     where = f" at {check.file}:{check.line}" if check.file else ""
-    check.hint = (f"the import hung{where}: move network calls, locks and waits out of module level "
-                  f"(into startup hooks), or raise its timeout in the manifest if it is just slow")
+    waiting = hang_diagnosis.waiting_on(outcome.stack_dump, frames, frame, ctx.is_app_file)
+    if waiting:
+        check.details["waiting_on"] = waiting["kind"]
+    what = f", waiting on {waiting['what']}" if waiting else ""
+    check.hint = (f"the import hung{where}{what}: move network calls, locks and waits out of module level "
+                  f"(into startup hooks, with a timeout), or raise its timeout in the manifest if it is just slow")
 
 
 def _died(check: r.Check, outcome: Outcome, ctx: Context) -> None:

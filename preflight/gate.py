@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Mapping
 
-from preflight import fingerprint, learned_modules, orphans
+from preflight import cycle_order, fingerprint, learned_modules, orphans
 from preflight import report as r
 from preflight.runner import RESULT, STACK, Job, Runner
 from preflight.server_imports import main_label
@@ -96,6 +96,9 @@ def check(
             if outcome.fresh_because:
                 found[0].details["fresh_because"] = outcome.fresh_because
             checks += found
+    if probe is not None:
+        cycle_order.note_working_orders(checks, {target.module: (outcomes[f"import:{i}"].result or {}).get("loaded")
+                                                 for i, target in enumerate(manifest.imports)})
     if detached:
         checks.append(_detached(detached))
     if manifest.static:
