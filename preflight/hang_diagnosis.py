@@ -7,7 +7,7 @@ import linecache
 import re
 from typing import Any, Callable
 
-from preflight.search import _FRAME
+from preflight.search import faulthandler_threads
 
 # a call on the blocked line, and what it waits for
 _CALLS = [
@@ -20,25 +20,13 @@ _CALLS = [
 ]
 
 
-def _threads(dump: str) -> list[list[dict[str, Any]]]:
-    """Each thread's frames in a faulthandler dump, innermost first."""
-    threads: list[list[dict[str, Any]]] = []
-    for line in dump.splitlines():
-        if line.startswith("Thread ") or line.startswith("Current thread "):
-            threads.append([])
-        match = _FRAME.match(line)
-        if match and threads:
-            threads[-1].append({"file": match["file"], "line": int(match["line"]), "function": match["function"]})
-    return threads
-
-
 def waiting_on(dump: str, import_frames: list[dict[str, Any]], app_frame: dict[str, Any] | None,
                is_app_file: Callable[[str], bool]) -> dict[str, str] | None:
     """``{"what": ..., "kind": ...}`` for the wait the import thread was blocked in, or None."""
     inner = list(reversed(import_frames))  # innermost first
     joining = any(f["function"] == "join" and f["file"].endswith("threading.py") for f in inner[:3])
     if joining:
-        for thread in _threads(dump):
+        for thread in faulthandler_threads(dump):
             importing = [f for f in thread if f["function"] in ("acquire", "_lock_unlock_module", "_get_module_lock")
                          and f["file"].startswith("<frozen importlib")]
             app = next((f for f in thread if f["function"] == "<module>" and is_app_file(f["file"])), None)

@@ -124,8 +124,8 @@ def _bytecode_only(package: str) -> str | None:
     return None
 
 
-def faulthandler_frames(dump: str) -> list[dict]:
-    """Frames of the import thread from a faulthandler dump, outermost first."""
+def faulthandler_threads(dump: str) -> list[list[dict]]:
+    """Each thread's frames in a faulthandler dump, innermost first (as it prints them)."""
     blocks: list[list[dict]] = []
     for line in dump.splitlines():
         if not line.startswith(" "):
@@ -134,6 +134,12 @@ def faulthandler_frames(dump: str) -> list[dict]:
         match = _FRAME.match(line)
         if match and blocks:
             blocks[-1].append({"file": match["file"], "line": int(match["line"]), "function": match["function"]})
+    return blocks
+
+
+def faulthandler_frames(dump: str) -> list[dict]:
+    """Frames of the import thread from a faulthandler dump, outermost first."""
+    blocks = faulthandler_threads(dump)
     chosen = next((b for b in blocks if any(f["file"].endswith("run_import.py") for f in b)), None)
     chosen = chosen or next((b for b in blocks if b), [])
     return list(reversed(chosen))
