@@ -92,7 +92,7 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     application = app_target(server, args, environ) if server in APP_SERVERS or server == "fastapi" else None
     if application is None and gunicorn.get("wsgi_app"):
         application = app_target(server, [gunicorn["wsgi_app"]])
-    if application is not None and application.sys_path and not _safe_path(options, environ):
+    if application is not None and application.sys_path not in ("", *(head or [os.getcwd()])):
         head = [application.sys_path, *(head or [os.getcwd()])]  # the tool puts a path target's directory first
     imports = tuple(entry for entry in (named, application) if entry is not None)
     start = ServerStart(python, options, head, workdir, imports=imports, script=script,
@@ -206,9 +206,11 @@ def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
 # Servers (and wrappers that exec a server command) that put the working directory first on
 # sys.path themselves, or import the application relative to it; any other script is checked with
 # its own directory first, as Python starts it.
-# (arq, litestar and rq append it: a module of the tree that shadows an installed one is checked as found first)
+# (arq, litestar, rq and waitress append it: a module of the tree that shadows an installed one is checked as
+# found first)
 CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "flask", "fastapi", "granian",
-                       "dramatiq", "arq", "litestar", "rq", "ddtrace-run", "opentelemetry-instrument", "newrelic-admin"})
+                       "dramatiq", "arq", "litestar", "rq", "waitress-serve", "ddtrace-run", "opentelemetry-instrument",
+                       "newrelic-admin"})
 
 
 def _python_target(parsed: PythonArgs) -> tuple[str | None, list[str]]:

@@ -61,6 +61,7 @@ SERVERS = {
         "--access-log", "--factory", "--http1-keep-alive", "--http1-pipeline-flush", "--http2-adaptive-window",
         "--log", "--metrics", "--reload", "--reload-ignore-worker-failure", "--respawn-failed-workers",
         "--ssl-client-verify", "--version", "--ws"})),
+    "waitress-serve": Syntax(positional=True),
     "flask": Syntax(options=("--app", "-A"), env="FLASK_APP", attribute="", paths=True),
     "celery": Syntax(options=("--app", "-A"), env="CELERY_APP", attribute=""),
     "litestar": Syntax(options=("--app",), env="LITESTAR_APP"),

@@ -3,6 +3,7 @@ checked with the manifest's imports: a start that would crash on it fails the ga
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -179,3 +180,100 @@ def test_a_module_python_m_cannot_run_fails_the_gate(tmp_path, module, cause, li
     assert result.returncode == 1, result.stderr
     check = result.check(f"{module} (python -m)")
     assert check["cause"] == cause and check.get("line") == line, check
+
+
+# The tools below are not installed for the tests: preflight never runs them to check, it reads their
+# command lines, so a console script of that name (a Python shebang and nothing else) stands in for each.
+TOOLS_APP = {"app/__init__.py": "", "app/main.py": """
+    def app(environ, start_response):
+        return []
+
+
+    def create_app():
+        return app
+
+
+    class WorkerSettings:
+        functions = []
+    """}
+
+
+def fake_tool(root: Path, name: str) -> str:
+    """A console script called ``name`` in ``root/bin``: what a real tool's launcher looks like to preflight."""
+    script = root / "bin" / name
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nraise SystemExit('{name} must not run while the gate fails')\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("command, environ, target, cause, named_by", [
+    (["fastapi", "run", "app/mian.py"], {}, "app.mian", "module_not_found", "fastapi's application (app/mian.py)"),
+    (["fastapi", "dev", "--port", "80", "--app", "ap", "app/main.py"], {}, "app.main:ap", "symbol_missing",
+     "fastapi's application (app/main.py --app ap)"),
+    (["fastapi", "run", "-e", "app.main:create_ap"], {}, "app.main:create_ap", "symbol_missing",
+     "fastapi's application (-e app.main:create_ap)"),
+    (["flask", "--app", "ap", "run"], {}, "ap", "module_not_found", "flask's application (--app ap)"),
+    (["flask", "run", "--host", "0.0.0.0"], {"FLASK_APP": "app.main:create_ap()"}, "app.main:create_ap",
+     "symbol_missing", "flask's application (FLASK_APP=app.main:create_ap())"),
+    (["celery", "-A", "prj", "worker", "-l", "info"], {}, "prj", "module_not_found", "celery's application (-A prj)"),
+    (["celery", "--app=app.main:ap", "worker"], {}, "app.main:ap", "symbol_missing",
+     "celery's application (--app app.main:ap)"),
+    (["litestar", "--app", "app.main:ap", "run"], {}, "app.main:ap", "symbol_missing",
+     "litestar's application (--app app.main:ap)"),
+    (["dramatiq", "-p", "2", "app.taks"], {}, "app.taks", "module_not_found", "dramatiq's broker module (app.taks)"),
+    (["arq", "app.main.WorkerSetings"], {}, "app.main:WorkerSetings", "symbol_missing",
+     "arq's worker settings (app.main.WorkerSetings)"),
+    (["gunicorn", "-w", "4", "--preload", "-b", "0.0.0.0:8000", "app.main"], {}, "app.main:application",
+     "symbol_missing", "gunicorn's application (app.main)"),  # gunicorn's default attribute
+    (["hypercorn", "--reload", "app.mian"], {}, "app.mian", "module_not_found", "hypercorn's application (app.mian)"),
+    (["granian", "--interface", "asgi", "--no-ws", "app.mian"], {}, "app.mian", "module_not_found",
+     "granian's application (app.mian)"),
+    (["waitress-serve", "--listen=*:8080", "--call", "app.main:create_ap"], {}, "app.main:create_ap",
+     "symbol_missing", "waitress-serve's application (app.main:create_ap)"),
+])
+def test_a_typo_in_the_target_of_a_server_or_worker_fails_the_gate(tmp_path, command, environ, target, cause, named_by):
+    """Each of these passed the gate with the typo, and the tool crashed at once behind it."""
+    root = service_tree(tmp_path, TOOLS_APP, ["json"])
+    tool = fake_tool(root, command[0])
+    result = run_cli(["run", "--", tool, *command[1:]], root, env={**os.environ, **environ})
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    failing = [c for c in result.report["checks"] if c["status"] == "failed"]
+    assert [(c["target"], c["cause"]) for c in failing] == [(target, cause)], failing
+    assert failing[0]["details"]["named_by"] == named_by
+
+
+def test_the_module_of_a_path_is_imported_from_the_directory_the_tool_puts_first(tmp_path):
+    """``fastapi run svc/server.py`` with no ``svc/__init__.py`` imports ``server`` from ``svc/``, as
+    ``flask --app svc/server.py`` does; found by default there is ``app/main.py``."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "svc/server.py": "api = object()\n"}, ["json"])
+    fastapi, flask = fake_tool(root, "fastapi"), fake_tool(root, "flask")
+    for command, target in [([fastapi, "run", "svc/server.py"], "server"), ([flask, "--app", "svc/server.py", "run"],
+                                                                            "server"), ([fastapi, "run"], "app.main")]:
+        result = run_cli(["check", "--", *command], root)
+        assert result.returncode == 0, result.stderr
+        assert result.check(target)["status"] == "passed"
+    (root / "pyproject.toml").write_text('[tool.fastapi]\nentrypoint = "app.main:ap"\n')
+    result = run_cli(["check", "--", fastapi, "run"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:ap", kind="symbol")
+    assert check["cause"] == "symbol_missing"
+    assert check["details"]["named_by"] == "fastapi's application (entrypoint = 'app.main:ap' in pyproject.toml)"
+
+
+@pytest.mark.parametrize("command, reason", [
+    (["sh", "-c", "python manage.py migrate && gunicorn mysite.wsgi"], "sh runs a shell script"),
+    (["python", "manage.py", "runserver", "0.0.0.0:8000"], "the script manage.py's own imports are not followed"),
+    (["rq", "worker"], "rq imports each job's function by name"),
+    (["uvicorn", "app.main"], "uvicorn's application was not found on its command line"),
+    (["litestar", "run"], "litestar's application was not found on its command line"),
+])
+def test_a_command_whose_own_imports_are_not_checked_says_so(tmp_path, command, reason):
+    """These passed in silence, as if what they start had been checked."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "manage.py": ""}, ["json"])
+    program = shutil.which(command[0]) if command[0] in ("sh", "python") else fake_tool(root, command[0])
+    result = run_cli(["check", "--", program, *command[1:]], root)
+    assert result.returncode == 0, result.stderr
+    check = result.check(command[0], kind="command")
+    assert check["status"] == "skipped" and check["details"]["reason"].startswith(reason), check
+    assert "not checked" in check["message"]
