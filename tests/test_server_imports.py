@@ -277,3 +277,5 @@ def test_a_command_whose_own_imports_are_not_checked_says_so(tmp_path, command, 
     check = result.check(command[0], kind="command")
     assert check["status"] == "skipped" and check["details"]["reason"].startswith(reason), check
     assert "not checked" in check["message"]
+    summary = next(e for e in result.events() if e.get("event_type") == "summary")
+    assert summary["message"].startswith("preflight: all 1 checks passed (1 skipped)"), summary
