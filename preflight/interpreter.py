@@ -13,8 +13,8 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
-from preflight.server_imports import (APP_SERVERS, Named, app_target, console_script, gunicorn_worker, main_module,
-                                      not_followed)
+from preflight.server_imports import (APP_SERVERS, Named, app_target, console_script, django_settings, gunicorn_worker,
+                                      main_module, not_followed)
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -89,6 +89,8 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
     if named is None and server is None and _PYTHON_NAME.match(os.path.basename(program)) and parsed.kind == "module":
         named = main_module(parsed.target) if parsed.target else None
+    if named is None and script is not None:
+        named = django_settings(script, environ)
     application = app_target(server, args, environ) if server in APP_SERVERS or server == "fastapi" else None
     if application is None and gunicorn.get("wsgi_app"):
         application = app_target(server, [gunicorn["wsgi_app"]])

@@ -254,6 +254,31 @@ def console_script(path: str) -> Named | None:
                  application=True)
 
 
+def django_settings(script: str, environ: Mapping[str, str]) -> Named | None:
+    """The settings module Django's ``manage.py`` (``script``) loads before any command runs:
+    ``DJANGO_SETTINGS_MODULE``, else the default its ``os.environ.setdefault(...)`` gives."""
+    if os.path.basename(script) != "manage.py":
+        return None
+    if environ.get("DJANGO_SETTINGS_MODULE"):
+        value = environ["DJANGO_SETTINGS_MODULE"]
+        return Named(value, "", f"manage.py's settings (DJANGO_SETTINGS_MODULE={value})", application=True)
+    import ast
+
+    try:
+        with open(script, "rb") as handle:
+            tree = ast.parse(handle.read(), script)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault" \
+                and len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args) \
+                and node.args[0].value == "DJANGO_SETTINGS_MODULE" and isinstance(node.args[1].value, str):
+            value = node.args[1].value
+            return Named(value, "", f"manage.py's settings ({script}:{node.lineno}: DJANGO_SETTINGS_MODULE "
+                                    f"defaults to {value})", application=True)
+    return None
+
+
 def main_module(name: str) -> Named:
     """The module ``python -m name`` runs."""
     return Named(name, "", f"python -m {name}", as_main=True)

@@ -279,3 +279,36 @@ def test_a_command_whose_own_imports_are_not_checked_says_so(tmp_path, command, 
     assert "not checked" in check["message"]
     summary = next(e for e in result.events() if e.get("event_type") == "summary")
     assert summary["message"].startswith("preflight: all 1 checks passed (1 skipped)"), summary
+
+
+MANAGE = """
+    import os
+    import sys
+
+
+    def main():
+        os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.setings')
+        from django.core.management import execute_from_command_line
+        execute_from_command_line(sys.argv)
+
+
+    if __name__ == '__main__':
+        main()
+    """
+
+
+def test_the_settings_module_django_s_manage_py_loads_is_checked(tmp_path):
+    """``python manage.py runserver`` (or ``migrate``) loads DJANGO_SETTINGS_MODULE, else the default
+    manage.py sets, before any command: a typo there passed the gate and crashed behind it."""
+    root = service_tree(tmp_path, {"manage.py": MANAGE, "mysite/__init__.py": "", "mysite/settings.py": "DEBUG = False\n"},
+                        ["json"])
+    python = sys.executable
+    result = run_cli(["check", "--", python, "manage.py", "runserver", "0.0.0.0:8000"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("mysite.setings")
+    assert check["cause"] == "module_not_found" and "mysite.settings" in check["hint"]
+    assert check["details"]["named_by"] == "manage.py's settings (manage.py:6: DJANGO_SETTINGS_MODULE defaults to mysite.setings)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings"}  # the variable wins, as in Django
+    result = run_cli(["check", "--", python, "manage.py", "migrate"], root, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.check("mysite.settings")["status"] == "passed"
