@@ -118,6 +118,8 @@ def app_target(server: str, args: list[str], environ: Mapping[str, str] | None =
 def _target(server: str, syntax: Syntax, word: str, given: str) -> Named | None:
     """The module and attribute ``word`` names, as ``server`` reads it; None for one it would not take."""
     named_by = f"{server}'s {syntax.role} ({given})"
+    if server == "hypercorn" and word.count(":") == 2:  # ``asgi:app.main:app``: its mode first
+        word = word.partition(":")[2]
     found = _APP_TARGET.fullmatch(word)
     if found:
         return Named(found[1], found[2], named_by, application=True, call=found[3] or "")
@@ -219,12 +221,49 @@ def _positional(args: list[str], flags: frozenset[str]) -> str | None:
     return None
 
 
+_SHELL_WORDS = frozenset({"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+                          "{", "}", "!", "function", "export", "cd", "source", ".", "eval"})
+
+
+def shell_server(args: list[str]) -> list[str] | None:
+    """The command ``sh -c SCRIPT`` ends with, when SCRIPT is only simple commands run one after the
+    other (``&&``, ``;``, lines: ``python manage.py migrate && exec gunicorn mysite.wsgi``) and that last one
+    is a plain command line (``exec`` dropped); None for anything else (pipes, subshells, redirections,
+    substitutions, control flow, a program or working directory the script sets itself)."""
+    import shlex
+
+    if len(args) < 2 or not args[0].startswith("-") or args[0].startswith("--") or "c" not in args[0]:
+        return None
+    commands: list[list[str]] = [[]]
+    for line in args[1].replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split, lexer.commenters = True, "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:
+            return None
+        for token in [*tokens, ";"]:
+            if token in ("&&", ";"):
+                if commands[-1]:
+                    commands.append([])
+            elif set(token) <= set("|&;<>()") or "$(" in token or "`" in token:
+                return None
+            else:
+                commands[-1].append(token)
+    last = [c for c in commands if c]
+    if not last or any(c[0] in _SHELL_WORDS or "=" in c[0] for c in last):
+        return None
+    command = last[-1][1:] if last[-1][0] == "exec" else last[-1]
+    return command if command and not command[0].startswith(("$", "-")) else None
+
+
 def not_followed(program: str) -> str | None:
     """Why the imports of a command run by ``program`` are not checked, where preflight knows it."""
     if program in SHELLS:
-        return (f"{program} runs a shell script, whose commands are not followed: the server it starts is checked "
-                f"only as far as the manifest lists its modules. Gate the server itself, last in the script: "
-                f"sh -c '... && exec preflight run -- gunicorn app.wsgi' (exec: the server gets the signals)")
+        return (f"{program} runs a shell script preflight does not follow (only `sh -c` with plain commands joined by "
+                f"&& or ; is, up to the last): the server it starts is checked only as far as the manifest lists its "
+                f"modules. Gate the server itself, last in the script: exec preflight run -- gunicorn app.wsgi "
+                f"(exec: the server gets the signals)")
     return _NOT_FOLLOWED.get(program)
 
 

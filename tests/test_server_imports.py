@@ -227,6 +227,7 @@ def fake_tool(root: Path, name: str) -> str:
     (["gunicorn", "-w", "4", "--preload", "-b", "0.0.0.0:8000", "app.main"], {}, "app.main:application",
      "symbol_missing", "gunicorn's application (app.main)"),  # gunicorn's default attribute
     (["hypercorn", "--reload", "app.mian"], {}, "app.mian", "module_not_found", "hypercorn's application (app.mian)"),
+    (["hypercorn", "asgi:app.main:ap"], {}, "app.main:ap", "symbol_missing", "hypercorn's application (asgi:app.main:ap)"),
     (["granian", "--interface", "asgi", "--no-ws", "app.mian"], {}, "app.mian", "module_not_found",
      "granian's application (app.mian)"),
     (["waitress-serve", "--listen=*:8080", "--call", "app.main:create_ap"], {}, "app.main:create_ap",
@@ -262,7 +263,7 @@ def test_the_module_of_a_path_is_imported_from_the_directory_the_tool_puts_first
 
 
 @pytest.mark.parametrize("command, reason", [
-    (["sh", "-c", "python manage.py migrate && gunicorn mysite.wsgi"], "sh runs a shell script"),
+    (["sh", "-c", "python manage.py migrate | tee log && gunicorn mysite.wsgi"], "sh runs a shell script"),
     (["python", "manage.py", "runserver", "0.0.0.0:8000"], "the script manage.py's own imports are not followed"),
     (["rq", "worker"], "rq imports each job's function by name"),
     (["uvicorn", "app.main"], "uvicorn's application was not found on its command line"),
@@ -312,3 +313,17 @@ def test_the_settings_module_django_s_manage_py_loads_is_checked(tmp_path):
     result = run_cli(["check", "--", python, "manage.py", "migrate"], root, env=env)
     assert result.returncode == 0, result.stderr
     assert result.check("mysite.settings")["status"] == "passed"
+
+
+@pytest.mark.parametrize("script", ["python manage.py migrate && gunicorn app.main", "set -e\npython manage.py migrate\n"
+                                    "exec gunicorn \\\n  --bind 0.0.0.0:$PORT app.main  # the server"])
+def test_the_server_a_shell_command_ends_with_is_followed(tmp_path, script):
+    """``sh -c 'python manage.py migrate && gunicorn mysite.wsgi'``, the usual Django start, passed the
+    gate with a typo in the server's target."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "manage.py": ""}, ["json"])
+    fake_tool(root, "gunicorn")
+    env = {**os.environ, "PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    result = run_cli(["check", "--", "sh", "-ec", script], root, env=env)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:application", kind="symbol")  # gunicorn's default attribute: not there
+    assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main)"
