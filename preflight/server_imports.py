@@ -29,6 +29,7 @@ _LAUNCHER = re.compile(r"^from ([A-Za-z_][\w.]*) import (\w+)\s*$.*^\s+sys\.exit
 # ``module:attribute`` as these servers take their application (gunicorn's ``create_app()`` too); a
 # host:port (``localhost:8000``, ``unix:/run/app.sock``) never matches: its part after ':' is no name
 _APP_TARGET = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(.*\))?")
+_PATH_TARGET = re.compile(r"(.+?)(?::([A-Za-z_][\w.]*)(\(.*\))?)?")  # ``app/main.py:create_app()``, as flask splits it
 _MODULE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*")
 
 
@@ -57,7 +58,7 @@ SERVERS = {
     "gunicorn": Syntax(positional=True, attribute="application", flags=_GUNICORN_FLAGS),
     "hypercorn": Syntax(positional=True, attribute="app", flags=frozenset({"-D", "--debug", "--reload"})),
     "daphne": Syntax(positional=True, flags=frozenset({"--proxy-headers"})),
-    "granian": Syntax(positional=True, attribute="app", flags=frozenset({
+    "granian": Syntax(positional=True, attribute="app", paths=True, flags=frozenset({
         "--access-log", "--factory", "--http1-keep-alive", "--http1-pipeline-flush", "--http2-adaptive-window",
         "--log", "--metrics", "--reload", "--reload-ignore-worker-failure", "--respawn-failed-workers",
         "--ssl-client-verify", "--version", "--ws"})),
@@ -120,12 +121,13 @@ def _target(server: str, syntax: Syntax, word: str, given: str) -> Named | None:
     named_by = f"{server}'s {syntax.role} ({given})"
     if server == "hypercorn" and word.count(":") == 2:  # ``asgi:app.main:app``: its mode first
         word = word.partition(":")[2]
-    found = _APP_TARGET.fullmatch(word)
-    if found:
+    path, found = _PATH_TARGET.fullmatch(word), _APP_TARGET.fullmatch(word)
+    if found and not (syntax.paths and found[1].endswith(".py")):
         return Named(found[1], found[2], named_by, application=True, call=found[3] or "")
-    if syntax.paths and (word.endswith(".py") or os.sep in word or os.path.isdir(word)):
-        module, directory = module_of_path(word)
-        return Named(module, syntax.attribute or "", named_by, application=True, sys_path=directory)
+    if syntax.paths and (path[1].endswith(".py") or os.sep in path[1] or os.path.isdir(path[1])):
+        module, directory = module_of_path(path[1])
+        return Named(module, path[2] or syntax.attribute or "", named_by, application=True, call=path[3] or "",
+                     sys_path=directory)
     if not _MODULE.fullmatch(word):
         return None
     if syntax.dotted:

@@ -230,6 +230,12 @@ def fake_tool(root: Path, name: str) -> str:
     (["hypercorn", "asgi:app.main:ap"], {}, "app.main:ap", "symbol_missing", "hypercorn's application (asgi:app.main:ap)"),
     (["granian", "--interface", "asgi", "--no-ws", "app.mian"], {}, "app.mian", "module_not_found",
      "granian's application (app.mian)"),
+    (["granian", "--interface", "wsgi", "app/main.py:ap"], {}, "app.main:ap", "symbol_missing",
+     "granian's application (app/main.py:ap)"),
+    (["granian", "--interface", "wsgi", "--reload", "tool.py:ap"], {}, "tool", "module_not_found",
+     "granian's application (tool.py:ap)"),
+    (["flask", "--app", "app/main.py:create_ap()", "run"], {}, "app.main:create_ap", "symbol_missing",
+     "flask's application (--app app/main.py:create_ap())"),
     (["waitress-serve", "--listen=*:8080", "--call", "app.main:create_ap"], {}, "app.main:create_ap",
      "symbol_missing", "waitress-serve's application (app.main:create_ap)"),
 ])
