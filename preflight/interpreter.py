@@ -14,7 +14,8 @@ from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
 from preflight.server_imports import (APP_SERVERS, SHELLS, Named, app_target, console_script, django_settings,
-                                      gunicorn_worker, main_module, not_followed, shell_server)
+                                      gunicorn_worker, main_module, not_followed, shell_server,
+                                      wrapped_command)
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -62,11 +63,14 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
             return ServerStart(sys.executable, (), None, None)
         start = follow(list(env.command), env.environ(environ))
         return _under_env(start, env, environ)
-    if os.path.basename(program) in SHELLS and (last := shell_server(command[1:])) is not None:
+    name = os.path.basename(program)
+    if name in SHELLS and (last := shell_server(command[1:])) is not None:
         try:  # sh -c '... && exec gunicorn app.wsgi': the server it ends with, as it would start it
             return follow(last, environ)
         except ExecFailed:
             pass  # it may be found only in a PATH the script sets: the shell is not followed
+    if (wrapped := wrapped_command(name, command[1:])) is not None:
+        return follow(wrapped, environ)  # ddtrace-run gunicorn app:app: gunicorn as the wrapper execs it
     env, started_in = None, environ
     if _PYTHON_NAME.match(os.path.basename(program)):
         parsed = parse_python_args(command[1:])

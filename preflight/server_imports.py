@@ -259,6 +259,30 @@ def shell_server(args: list[str]) -> list[str] | None:
     return command if command and not command[0].startswith(("$", "-")) else None
 
 
+# Wrappers that run the server command after their own options (tracing agents): whether their options
+# take a value, and the subcommand before the command (``newrelic-admin run-program``)
+_WRAPPERS = {"ddtrace-run": (False, ""), "opentelemetry-instrument": (True, ""), "newrelic-admin": (False, "run-program")}
+
+
+def wrapped_command(program: str, args: list[str]) -> list[str] | None:
+    """The command a tracing wrapper (``ddtrace-run``, ``opentelemetry-instrument``, ``newrelic-admin
+    run-program``) runs, after its own options; None for any other program, or no command."""
+    if program not in _WRAPPERS:
+        return None
+    options_take_value, subcommand = _WRAPPERS[program]
+    if subcommand:
+        if not args or args[0] != subcommand:
+            return None
+        args = args[1:]
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        if args[index] == "--":
+            index += 1
+            break
+        index += 2 if options_take_value and "=" not in args[index] else 1
+    return args[index:] or None
+
+
 def not_followed(program: str) -> str | None:
     """Why the imports of a command run by ``program`` are not checked, where preflight knows it."""
     if program in SHELLS:

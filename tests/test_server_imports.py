@@ -333,3 +333,15 @@ def test_the_server_a_shell_command_ends_with_is_followed(tmp_path, script):
     assert result.returncode == 1, result.stderr
     check = result.check("app.main:application", kind="symbol")  # gunicorn's default attribute: not there
     assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main)"
+
+
+@pytest.mark.parametrize("wrapper", [["ddtrace-run"], ["opentelemetry-instrument", "--traces_exporter", "otlp",
+                                                        "--service_name=api"], ["newrelic-admin", "run-program"]])
+def test_the_server_a_tracing_wrapper_runs_is_followed(tmp_path, wrapper):
+    """``ddtrace-run gunicorn app:ap`` passed the gate: the wrapper was taken for the server."""
+    root = service_tree(tmp_path, TOOLS_APP, ["json"])
+    tool, gunicorn = fake_tool(root, wrapper[0]), fake_tool(root, "gunicorn")
+    result = run_cli(["check", "--", tool, *wrapper[1:], gunicorn, "-w", "2", "app.main:ap"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:ap", kind="symbol")
+    assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main:ap)"
