@@ -47,7 +47,7 @@ def _unchecked(program: str, server: str | None, script: str | None, application
     if script is not None and script != program:
         return (f"the script {script}'s own imports are not followed (only `python -m` is): list the modules it "
                 f"imports in the manifest (for Django's manage.py: its settings module and the apps it loads)")
-    if server in APP_SERVERS or server == "fastapi":
+    if server in APP_SERVERS:
         return (f"{server}'s application was not found on its command line (the form it was written in is not one "
                 f"preflight reads, or the server finds it itself): list the module in the manifest")
     return ""
@@ -100,7 +100,7 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
         named = main_module(parsed.target) if parsed.target else None
     if named is None and script is not None:
         named = django_settings(script, environ)
-    application = app_target(server, args, environ) if server in APP_SERVERS or server == "fastapi" else None
+    application = app_target(server, args, environ) if server in APP_SERVERS else None
     if application is None and gunicorn.get("wsgi_app"):
         application = app_target(server, [gunicorn["wsgi_app"]])
     if application is not None and application.sys_path not in ("", *(head or [os.getcwd()])):

@@ -1,9 +1,12 @@
 """What the server command imports itself: gunicorn's worker class (``-k uvicorn_worker.UvicornWorker``,
 ``-k gevent``), the function a console script's launcher imports (``from mysvc.cli import main``), the
-module ``python -m mysvc`` runs (as runpy finds it, with its own imports: never its code) and the
-application object an ASGI/WSGI server loads (``uvicorn app.main:app``). A start that would crash
-on them at once fails the gate instead: they are checked with the manifest's imports, each failure
-saying which part of the command named it (``details.named_by``)."""
+module ``python -m mysvc`` runs (as runpy finds it, with its own imports: never its code), the
+application object or worker module a server, framework CLI or task worker loads (``uvicorn
+app.main:app``, ``fastapi run app/main.py``, ``celery -A proj``: ``SERVERS`` says how each names it),
+and the settings module of Django's ``manage.py``. A start that would crash on them at once fails the
+gate instead: they are checked with the manifest's imports, each failure saying which part of the
+command named it (``details.named_by``). The server a ``sh -c`` script or a tracing wrapper ends with
+is found here too; what is not followed says why (``not_followed``)."""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ SERVERS = {
     "arq": Syntax("worker settings", positional=True, dotted=True,
                   flags=frozenset({"--burst", "--check", "--verbose", "-v"})),
 }
-APP_SERVERS = frozenset(SERVERS)
+APP_SERVERS = frozenset({*SERVERS, "fastapi"})  # fastapi's CLI takes a path: ``_fastapi_target``
 _FASTAPI_FLAGS = frozenset({"--reload", "--proxy-headers", "--verbose", "-v"})
 _FASTAPI_DEFAULT_PATHS = ("main.py", "app.py", "api.py", "app/main.py", "app/app.py", "app/api.py")
 # why these commands' own imports are not followed (the gate says so rather than pass in silence)
@@ -100,10 +103,12 @@ def app_target(server: str, args: list[str], environ: Mapping[str, str] | None =
     ``FLASK_APP=app:create_app``); None when neither names one (gunicorn's ``wsgi_app`` in a config file)."""
     environ = environ or {}
     if server == "fastapi":
-        return _fastapi_target(args, environ)
+        return _fastapi_target(args)
     syntax = SERVERS[server]
-    for word in syntax.options and _option_values(args, syntax.options)[-1:]:
-        return _target(server, syntax, word, f"{_option_name(args, syntax.options)} {word}")
+    given = _option_values(args, syntax.options)
+    if given:  # the last one wins
+        option, word = given[-1]
+        return _target(server, syntax, word, f"{option} {word}")
     if syntax.positional:
         for word in args:  # a ``module:attribute`` word wherever it stands (whatever options take values)
             if word != "--" and not word.startswith("-") and _APP_TARGET.fullmatch(word):
@@ -136,7 +141,7 @@ def _target(server: str, syntax: Syntax, word: str, given: str) -> Named | None:
     return Named(word, syntax.attribute or "", named_by, application=True)
 
 
-def _fastapi_target(args: list[str], environ: Mapping[str, str]) -> Named | None:
+def _fastapi_target(args: list[str]) -> Named | None:
     """What ``fastapi run``/``fastapi dev`` imports: ``-e module:app``, else a PATH (and ``--app NAME``),
     else ``[tool.fastapi] entrypoint`` in ./pyproject.toml, else the first of its default paths there."""
     if not args or args[0] not in ("run", "dev"):
@@ -145,8 +150,8 @@ def _fastapi_target(args: list[str], environ: Mapping[str, str]) -> Named | None
     entry = _option_values(args, ("--entrypoint", "-e"))
     syntax = Syntax(paths=True, attribute="")
     if entry:
-        return _target("fastapi", syntax, entry[-1], f"-e {entry[-1]}")
-    app = _option_values(args, ("--app",))
+        return _target("fastapi", syntax, entry[-1][1], f"{entry[-1][0]} {entry[-1][1]}")
+    app = [value for _, value in _option_values(args, ("--app",))]
     path = _positional(args, _FASTAPI_FLAGS)
     if path is None and not app:
         configured = _pyproject_entrypoint()
@@ -189,21 +194,16 @@ def module_of_path(path: str) -> tuple[str, str]:
             return ".".join(reversed(names)), path
 
 
-def _option_values(args: list[str], names: tuple[str, ...]) -> list[str]:
-    """The values of ``NAME VALUE``, ``NAME=VALUE`` and ``-AVALUE`` in ``args``, in order."""
+def _option_values(args: list[str], names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each ``NAME VALUE``, ``NAME=VALUE`` and ``-AVALUE`` of ``names`` in ``args``, in order: (NAME, VALUE)."""
     values = []
     for index, arg in enumerate(args):
         for name in names:
             if arg == name and index + 1 < len(args):
-                values.append(args[index + 1])
+                values.append((name, args[index + 1]))
             elif arg.startswith(name + "=") or (len(name) == 2 and arg.startswith(name) and len(arg) > 2):
-                values.append(arg[len(name) + (arg[len(name)] == "="):])
+                values.append((name, arg[len(name) + (arg[len(name)] == "="):]))
     return values
-
-
-def _option_name(args: list[str], names: tuple[str, ...]) -> str:
-    """Which of ``names`` ``args`` uses last, as written (``-A`` or ``--app``)."""
-    return next(n for arg in reversed(args) for n in names if arg == n or arg.startswith(n))
 
 
 def _positional(args: list[str], flags: frozenset[str]) -> str | None:
