@@ -217,6 +217,8 @@ def fake_tool(root: Path, name: str) -> str:
     (["flask", "run", "--host", "0.0.0.0"], {"FLASK_APP": "app.main:create_ap()"}, "app.main:create_ap",
      "symbol_missing", "flask's application (FLASK_APP=app.main:create_ap())"),
     (["celery", "-A", "prj", "worker", "-l", "info"], {}, "prj", "module_not_found", "celery's application (-A prj)"),
+    (["uvicorn", "--port", "80"], {"UVICORN_APP": "app.main:ap"}, "app.main:ap", "symbol_missing",
+     "uvicorn's application (UVICORN_APP=app.main:ap)"),
     (["celery", "--app=app.main:ap", "worker"], {}, "app.main:ap", "symbol_missing",
      "celery's application (--app app.main:ap)"),
     (["litestar", "--app", "app.main:ap", "run"], {}, "app.main:ap", "symbol_missing",
