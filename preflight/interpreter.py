@@ -36,9 +36,9 @@ class ServerStart(NamedTuple):
 
 def _unchecked(program: str, server: str | None, script: str | None, application: Named | None,
                named: Named | None) -> str:
-    """Why the gate checks nothing of what the command imports itself (a shell or a script it runs, a
-    script's shebang's shell: ``program``; a server
-    whose application its command line does not name); "" when it checks something, or knows nothing."""
+    """Why the gate checks nothing of what the command imports itself: a shell it does not follow
+    (``program``, or a script's ``#!/bin/sh``), a Python script, a server whose command line names no
+    application it can read; "" when it checks something, or knows of nothing it misses."""
     if application is not None or named is not None:
         return ""
     name = os.path.basename(program)
