@@ -45,6 +45,7 @@ class Syntax(NamedTuple):
     positional: bool = False  # else its first argument that is no option's value (``uvicorn app.main:app``)
     attribute: str | None = None  # what a target without ``:attribute`` means: None, an error; "", the tool finds it
     dotted: bool = False  # ``module.Attribute``, no ``:`` (arq's settings class)
+    parent_first: bool = False  # ``proj.app`` is ``proj``'s attribute ``app`` if it has one, else a module: check ``proj``
     paths: bool = False  # a file or directory path is taken too, as its module (``flask --app app/main.py``)
     flags: frozenset[str] = frozenset()  # its options that take no value (every other one takes one)
 
@@ -67,7 +68,7 @@ SERVERS = {
         "--ssl-client-verify", "--version", "--ws"})),
     "waitress-serve": Syntax(positional=True),
     "flask": Syntax(options=("--app", "-A"), env="FLASK_APP", attribute="", paths=True),
-    "celery": Syntax(options=("--app", "-A"), env="CELERY_APP", attribute=""),
+    "celery": Syntax(options=("--app", "-A"), env="CELERY_APP", attribute="", parent_first=True),
     "litestar": Syntax(options=("--app",), env="LITESTAR_APP"),
     "dramatiq": Syntax("broker module", positional=True, attribute="",
                        flags=frozenset({"--skip-logging", "--use-spawn", "--verbose", "-v", "--watch-use-polling"})),
@@ -138,6 +139,8 @@ def _target(server: str, syntax: Syntax, word: str, given: str) -> Named | None:
     if syntax.dotted:
         module, _, symbol = word.rpartition(".")
         return Named(module, symbol, named_by, application=True) if module else None
+    if syntax.parent_first:  # both readings import the parent first
+        return Named(word.partition(".")[0], "", named_by, application=True)
     return Named(word, syntax.attribute or "", named_by, application=True)
 
 

@@ -347,3 +347,15 @@ def test_the_server_a_tracing_wrapper_runs_is_followed(tmp_path, wrapper):
     assert result.returncode == 1, result.stderr
     check = result.check("app.main:ap", kind="symbol")
     assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main:ap)"
+
+
+def test_celery_s_dotted_app_may_be_an_attribute_of_its_package(tmp_path):
+    """``celery -A proj.app`` is ``proj``'s attribute ``app`` when it has one (celery tries that first),
+    so no module ``proj.app`` is required: the gate must not fail a start celery makes."""
+    root = service_tree(tmp_path, {"proj/__init__.py": "app = object()\n"}, ["json"])
+    celery = fake_tool(root, "celery")
+    result = run_cli(["check", "--", celery, "-A", "proj.app", "worker"], root)
+    assert result.returncode == 0, result.stderr
+    assert result.check("proj")["details"].get("resolved", "").endswith("proj/__init__.py")
+    result = run_cli(["check", "--", celery, "-A", "prj.app", "worker"], root)
+    assert result.returncode == 1 and result.check("prj")["details"]["named_by"] == "celery's application (-A prj.app)"
