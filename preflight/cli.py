@@ -319,7 +319,8 @@ def _follow_server(args: argparse.Namespace, command: list[str]) -> str:
 
     start = interpreter.follow(command, os.environ)
     args.sys_path_head, args.python_options, args.workdir = start.sys_path_head, start.options, start.workdir
-    args.environ, args.server_imports = start.environ, start.imports
+    args.environ, args.server_imports, args.unchecked = start.environ, start.imports, start.unchecked
+    args.program = os.path.basename(command[0])
     return start.python
 
 
@@ -401,7 +402,7 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
             found, distrust = stamp.verify(path, manifest, python, workdir, environ, args.python_options)
             if found is not None:
                 report = stamp.trusted_report(manifest, found, path, python, environ, started, args.python_options)
-                return _publish(report, args, starting)
+                return _publish(_note_unchecked(report, args), args, starting)
         if stamp_path is not None:
             stamp_path = stamp_path or stamp.default_path(manifest_path)
     # the diagnosis and the log's processors load on the other core while the checks run
@@ -418,7 +419,19 @@ def _gate_with(manifest_path: str, python: str, args: argparse.Namespace, starti
     if named:
         server_imports.annotate(report.checks, named)
     logging_ready.join()
-    return _publish(report, args, starting)
+    return _publish(_note_unchecked(report, args), args, starting)
+
+
+def _note_unchecked(report, args: argparse.Namespace):
+    """``report`` with a skipped ``command`` check saying why what the server command imports itself was
+    not checked (a shell in front, a script, a form of naming the application preflight does not read)."""
+    why = getattr(args, "unchecked", "")
+    if why:
+        from preflight.report import SKIPPED, Check
+
+        report.checks.append(Check("command", args.program, SKIPPED, message=f"the server command's own imports were "
+                                   f"not checked: {why}", details={"reason": why}))
+    return report
 
 
 def _import_in_background(*modules: str):

@@ -141,7 +141,8 @@ def from_command(command: list[str], environ: dict[str, str] | os._Environ) -> t
     """The entry point ``command`` (a server command, as in CMD) loads first and how it starts it
     (``interpreter.follow``): the application object an ASGI/WSGI server loads (``gunicorn``'s from
     its config file's ``wsgi_app`` too), the module ``python -m`` runs, the function a console
-    script's launcher imports, the ``-A`` app of ``celery``; a ``UsageError`` for any other command."""
+    script's launcher imports, what a worker or framework CLI names (``celery -A``, ``flask --app``:
+    ``server_imports.SERVERS``); a ``UsageError`` for any other command."""
     from preflight import interpreter
 
     start = interpreter.follow(command, environ)
@@ -151,14 +152,8 @@ def from_command(command: list[str], environ: dict[str, str] | os._Environ) -> t
     for named in start.imports:
         if named.as_main:
             return named.module, Start(**common, as_main=True)
-        if named.application:
-            return f"{named.module}:{named.symbol}{named.call}", Start(**common)
-    words = command[command.index("-m") + 1:] if "-m" in command[1:3] else command
-    if os.path.basename(words[0]) == "celery":
-        app = next((w.partition("=")[2] or nxt for w, nxt in zip(words, [*words[1:], ""])
-                    if w in ("-A", "--app") or w.startswith("--app=")), None)
-        if app:
-            return app, Start(**common)
+        if named.application:  # a module alone where the tool finds the attribute itself (celery -A proj)
+            return named.module + (f":{named.symbol}{named.call}" if named.symbol else ""), Start(**common)
     if start.script:
         parse_entry(os.path.relpath(start.script))  # a file: raises, naming the module to give instead
     raise UsageError(f"cannot tell which module `{shlex.join(command)}` imports first",

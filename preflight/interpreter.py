@@ -13,7 +13,9 @@ from preflight.env_command import EnvCommand, parse_env
 from preflight.errors import UsageError
 from preflight.handoff import ExecFailed
 from preflight.python_args import PythonArgs, parse_python_args
-from preflight.server_imports import APP_SERVERS, Named, app_target, console_script, gunicorn_worker, main_module
+from preflight.server_imports import (APP_SERVERS, SHELLS, Named, app_target, console_script, django_settings,
+                                      gunicorn_worker, main_module, not_followed, shell_server,
+                                      wrapped_command)
 
 _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?$")
 _SH_LAUNCHER = "'''exec' "  # pip's two-line /bin/sh launcher, for paths a shebang cannot hold
@@ -29,6 +31,26 @@ class ServerStart(NamedTuple):
     environ: dict[str, str] | None = None  # what ``env`` (a shebang's, or CMD's) gives it; None: ours
     imports: tuple[Named, ...] = ()  # what the command itself imports first: see ``server_imports``
     script: str | None = None  # the Python script it runs (``python serve.py``, a console script), if any
+    unchecked: str = ""  # why what the command itself imports is not checked, where it is known not to be
+
+
+def _unchecked(program: str, server: str | None, script: str | None, application: Named | None,
+               named: Named | None) -> str:
+    """Why the gate checks nothing of what the command imports itself: a shell it does not follow
+    (``program``, or a script's ``#!/bin/sh``), a Python script, a server whose command line names no
+    application it can read; "" when it checks something, or knows of nothing it misses."""
+    if application is not None or named is not None:
+        return ""
+    name = os.path.basename(program)
+    if not_followed(name):
+        return not_followed(name)
+    if script is not None and script != program:
+        return (f"the script {script}'s own imports are not followed (only `python -m` is): list the modules it "
+                f"imports in the manifest (for Django's manage.py: its settings module and the apps it loads)")
+    if server in APP_SERVERS:
+        return (f"{server}'s application was not found on its command line (the form it was written in is not one "
+                f"preflight reads, or the server finds it itself): list the module in the manifest")
+    return ""
 
 
 def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
@@ -41,12 +63,21 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
             return ServerStart(sys.executable, (), None, None)
         start = follow(list(env.command), env.environ(environ))
         return _under_env(start, env, environ)
+    name = os.path.basename(program)
+    if name in SHELLS and (last := shell_server(command[1:])) is not None:
+        try:  # sh -c '... && exec gunicorn app.wsgi': the server it ends with, as it would start it
+            return follow(last, environ)
+        except ExecFailed:
+            pass  # it may be found only in a PATH the script sets: the shell is not followed
+    if (wrapped := wrapped_command(name, command[1:])) is not None:
+        return follow(wrapped, environ)  # ddtrace-run gunicorn app:app: gunicorn as the wrapper execs it
     env, started_in = None, environ
     if _PYTHON_NAME.match(os.path.basename(program)):
         parsed = parse_python_args(command[1:])
         server, args = _python_target(parsed)
         script = server if server is not None and server not in CWD_FIRST else None
         python, options = program, parsed.options
+        shell = ""
     else:
         words, env = _shebang(program, environ)
         environ = env.environ(environ) if env is not None else environ  # the script runs in env's environment
@@ -55,6 +86,7 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
             raise ExecFailed(f"{program} names an interpreter that does not exist or cannot run: {shebang}", 127,
                              tip="reinstall the package into the image's environment, so its scripts point at it")
         server, args = os.path.basename(program), command[1:]
+        shell = os.path.basename(words[0]) if words and not shebang else ""  # ``#!/bin/sh``: a shell script
         script = program if shebang and server not in CWD_FIRST else None
         python = shebang or sys.executable
         options = parse_python_args([*words[1:], program]).options if shebang else ()
@@ -66,11 +98,16 @@ def follow(command: list[str], environ: Mapping[str, str]) -> ServerStart:
     named = gunicorn_worker(worker) if worker else (console_script(script) if script and script == program else None)
     if named is None and server is None and _PYTHON_NAME.match(os.path.basename(program)) and parsed.kind == "module":
         named = main_module(parsed.target) if parsed.target else None
-    application = app_target(server, args) if server in APP_SERVERS else None
+    if named is None and script is not None:
+        named = django_settings(script, environ)
+    application = app_target(server, args, environ) if server in APP_SERVERS else None
     if application is None and gunicorn.get("wsgi_app"):
         application = app_target(server, [gunicorn["wsgi_app"]])
+    if application is not None and application.sys_path not in ("", *(head or [os.getcwd()])):
+        head = [application.sys_path, *(head or [os.getcwd()])]  # the tool puts a path target's directory first
     imports = tuple(entry for entry in (named, application) if entry is not None)
-    start = ServerStart(python, options, head, workdir, imports=imports, script=script)
+    start = ServerStart(python, options, head, workdir, imports=imports, script=script,
+                        unchecked=_unchecked(shell or program, server, script, application, named))
     return _under_env(start, env, started_in) if env is not None else start
 
 
@@ -180,8 +217,11 @@ def _safe_path(options: tuple[str, ...], environ: Mapping[str, str]) -> bool:
 # Servers (and wrappers that exec a server command) that put the working directory first on
 # sys.path themselves, or import the application relative to it; any other script is checked with
 # its own directory first, as Python starts it.
-CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "flask", "fastapi",
-                       "granian", "ddtrace-run", "opentelemetry-instrument", "newrelic-admin"})
+# (arq, litestar, rq and waitress append it: a module of the tree that shadows an installed one is checked as
+# found first)
+CWD_FIRST = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "celery", "flask", "fastapi", "granian",
+                       "dramatiq", "arq", "litestar", "rq", "waitress-serve", "ddtrace-run", "opentelemetry-instrument",
+                       "newrelic-admin"})
 
 
 def _python_target(parsed: PythonArgs) -> tuple[str | None, list[str]]:

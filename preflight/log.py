@@ -198,7 +198,9 @@ def summarize(report: r.Report, starting: bool = False) -> str:
     total = len(report.checks)
     if report.ok:
         then = "; starting the server" if starting else ""
-        return f"preflight: all {total} checks passed in {report.duration_ms:.0f} ms{then}"
+        skipped = sum(c.status == r.SKIPPED for c in report.checks)  # a command whose own imports were not checked
+        ran = f"all {total - skipped} checks passed ({skipped} skipped)" if skipped else f"all {total} checks passed"
+        return f"preflight: {ran} in {report.duration_ms:.0f} ms{then}"
     failures = report.failures
     first = failures[0]
     outcome = "; the server was not started" if starting else ""

@@ -227,7 +227,7 @@ def test_init_from_gunicorn_follows_its_config_file_and_app_dir(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--", "sh", "-c", "exec uvicorn app.main:app"], 2, "cannot tell which module `sh -c 'exec uvicorn"),
+    (["--", "sh", "-c", "cd src && exec uvicorn app.main:app"], 2, "cannot tell which module `sh -c 'cd src"),
     (["--", sys.executable, "serve.py"], 2, "'serve.py' is a file"),
     (["--", "no-such-server-here"], 127, "command not found"),
     (["--", sys.executable, "-m", "tools.ping"], 1, "imports none of the application's modules at start"),

@@ -3,6 +3,7 @@ checked with the manifest's imports: a start that would crash on it fails the ga
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -179,3 +180,182 @@ def test_a_module_python_m_cannot_run_fails_the_gate(tmp_path, module, cause, li
     assert result.returncode == 1, result.stderr
     check = result.check(f"{module} (python -m)")
     assert check["cause"] == cause and check.get("line") == line, check
+
+
+# The tools below are not installed for the tests: preflight never runs them to check, it reads their
+# command lines, so a console script of that name (a Python shebang and nothing else) stands in for each.
+TOOLS_APP = {"app/__init__.py": "", "app/main.py": """
+    def app(environ, start_response):
+        return []
+
+
+    def create_app():
+        return app
+
+
+    class WorkerSettings:
+        functions = []
+    """}
+
+
+def fake_tool(root: Path, name: str) -> str:
+    """A console script called ``name`` in ``root/bin``: what a real tool's launcher looks like to preflight."""
+    script = root / "bin" / name
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nraise SystemExit('{name} must not run while the gate fails')\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize("command, environ, target, cause, named_by", [
+    (["fastapi", "run", "app/mian.py"], {}, "app.mian", "module_not_found", "fastapi's application (app/mian.py)"),
+    (["fastapi", "dev", "--port", "80", "--app", "ap", "app/main.py"], {}, "app.main:ap", "symbol_missing",
+     "fastapi's application (app/main.py --app ap)"),
+    (["fastapi", "run", "-e", "app.main:create_ap"], {}, "app.main:create_ap", "symbol_missing",
+     "fastapi's application (-e app.main:create_ap)"),
+    (["flask", "--app", "ap", "run"], {}, "ap", "module_not_found", "flask's application (--app ap)"),
+    (["flask", "run", "--host", "0.0.0.0"], {"FLASK_APP": "app.main:create_ap()"}, "app.main:create_ap",
+     "symbol_missing", "flask's application (FLASK_APP=app.main:create_ap())"),
+    (["celery", "-A", "prj", "worker", "-l", "info"], {}, "prj", "module_not_found", "celery's application (-A prj)"),
+    (["uvicorn", "--port", "80"], {"UVICORN_APP": "app.main:ap"}, "app.main:ap", "symbol_missing",
+     "uvicorn's application (UVICORN_APP=app.main:ap)"),
+    (["celery", "--app=app.main:ap", "worker"], {}, "app.main:ap", "symbol_missing",
+     "celery's application (--app app.main:ap)"),
+    (["litestar", "--app", "app.main:ap", "run"], {}, "app.main:ap", "symbol_missing",
+     "litestar's application (--app app.main:ap)"),
+    (["dramatiq", "-p", "2", "app.taks"], {}, "app.taks", "module_not_found", "dramatiq's broker module (app.taks)"),
+    (["arq", "app.main.WorkerSetings"], {}, "app.main:WorkerSetings", "symbol_missing",
+     "arq's worker settings (app.main.WorkerSetings)"),
+    (["gunicorn", "-w", "4", "--preload", "-b", "0.0.0.0:8000", "app.main"], {}, "app.main:application",
+     "symbol_missing", "gunicorn's application (app.main)"),  # gunicorn's default attribute
+    (["hypercorn", "--reload", "app.mian"], {}, "app.mian", "module_not_found", "hypercorn's application (app.mian)"),
+    (["hypercorn", "asgi:app.main:ap"], {}, "app.main:ap", "symbol_missing", "hypercorn's application (asgi:app.main:ap)"),
+    (["granian", "--interface", "asgi", "--no-ws", "app.mian"], {}, "app.mian", "module_not_found",
+     "granian's application (app.mian)"),
+    (["granian", "--interface", "wsgi", "app/main.py:ap"], {}, "app.main:ap", "symbol_missing",
+     "granian's application (app/main.py:ap)"),
+    (["granian", "--interface", "wsgi", "--reload", "tool.py:ap"], {}, "tool", "module_not_found",
+     "granian's application (tool.py:ap)"),
+    (["flask", "--app", "app/main.py:create_ap()", "run"], {}, "app.main:create_ap", "symbol_missing",
+     "flask's application (--app app/main.py:create_ap())"),
+    (["waitress-serve", "--listen=*:8080", "--call", "app.main:create_ap"], {}, "app.main:create_ap",
+     "symbol_missing", "waitress-serve's application (app.main:create_ap)"),
+])
+def test_a_typo_in_the_target_of_a_server_or_worker_fails_the_gate(tmp_path, command, environ, target, cause, named_by):
+    """Each of these passed the gate with the typo, and the tool crashed at once behind it."""
+    root = service_tree(tmp_path, TOOLS_APP, ["json"])
+    tool = fake_tool(root, command[0])
+    result = run_cli(["run", "--", tool, *command[1:]], root, env={**os.environ, **environ})
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    failing = [c for c in result.report["checks"] if c["status"] == "failed"]
+    assert [(c["target"], c["cause"]) for c in failing] == [(target, cause)], failing
+    assert failing[0]["details"]["named_by"] == named_by
+
+
+def test_the_module_of_a_path_is_imported_from_the_directory_the_tool_puts_first(tmp_path):
+    """``fastapi run svc/server.py`` with no ``svc/__init__.py`` imports ``server`` from ``svc/``, as
+    ``flask --app svc/server.py`` does; found by default there is ``app/main.py``."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "svc/server.py": "api = object()\n"}, ["json"])
+    fastapi, flask = fake_tool(root, "fastapi"), fake_tool(root, "flask")
+    for command, target in [([fastapi, "run", "svc/server.py"], "server"), ([flask, "--app", "svc/server.py", "run"],
+                                                                            "server"), ([fastapi, "run"], "app.main")]:
+        result = run_cli(["check", "--", *command], root)
+        assert result.returncode == 0, result.stderr
+        assert result.check(target)["status"] == "passed"
+    (root / "pyproject.toml").write_text('[tool.fastapi]\nentrypoint = "app.main:ap"\n')
+    result = run_cli(["check", "--", fastapi, "run"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:ap", kind="symbol")
+    assert check["cause"] == "symbol_missing"
+    assert check["details"]["named_by"] == "fastapi's application (entrypoint = 'app.main:ap' in pyproject.toml)"
+
+
+@pytest.mark.parametrize("command, reason", [
+    (["sh", "-c", "python manage.py migrate | tee log && gunicorn mysite.wsgi"], "sh runs a shell script"),
+    (["python", "manage.py", "runserver", "0.0.0.0:8000"], "the script manage.py's own imports are not followed"),
+    (["rq", "worker"], "rq imports each job's function by name"),
+    (["uvicorn", "app.main"], "uvicorn's application was not found on its command line"),
+    (["litestar", "run"], "litestar's application was not found on its command line"),
+])
+def test_a_command_whose_own_imports_are_not_checked_says_so(tmp_path, command, reason):
+    """These passed in silence, as if what they start had been checked."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "manage.py": ""}, ["json"])
+    program = shutil.which(command[0]) if command[0] in ("sh", "python") else fake_tool(root, command[0])
+    result = run_cli(["check", "--", program, *command[1:]], root)
+    assert result.returncode == 0, result.stderr
+    check = result.check(command[0], kind="command")
+    assert check["status"] == "skipped" and check["details"]["reason"].startswith(reason), check
+    assert "not checked" in check["message"]
+    summary = next(e for e in result.events() if e.get("event_type") == "summary")
+    assert summary["message"].startswith("preflight: all 1 checks passed (1 skipped)"), summary
+
+
+MANAGE = """
+    import os
+    import sys
+
+
+    def main():
+        os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.setings')
+        from django.core.management import execute_from_command_line
+        execute_from_command_line(sys.argv)
+
+
+    if __name__ == '__main__':
+        main()
+    """
+
+
+def test_the_settings_module_django_s_manage_py_loads_is_checked(tmp_path):
+    """``python manage.py runserver`` (or ``migrate``) loads DJANGO_SETTINGS_MODULE, else the default
+    manage.py sets, before any command: a typo there passed the gate and crashed behind it."""
+    root = service_tree(tmp_path, {"manage.py": MANAGE, "mysite/__init__.py": "", "mysite/settings.py": "DEBUG = False\n"},
+                        ["json"])
+    python = sys.executable
+    result = run_cli(["check", "--", python, "manage.py", "runserver", "0.0.0.0:8000"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("mysite.setings")
+    assert check["cause"] == "module_not_found" and "mysite.settings" in check["hint"]
+    assert check["details"]["named_by"] == "manage.py's settings (manage.py:6: DJANGO_SETTINGS_MODULE defaults to mysite.setings)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings"}  # the variable wins, as in Django
+    result = run_cli(["check", "--", python, "manage.py", "migrate"], root, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.check("mysite.settings")["status"] == "passed"
+
+
+@pytest.mark.parametrize("script", ["python manage.py migrate && gunicorn app.main", "set -e\npython manage.py migrate\n"
+                                    "exec gunicorn \\\n  --bind 0.0.0.0:$PORT app.main  # the server"])
+def test_the_server_a_shell_command_ends_with_is_followed(tmp_path, script):
+    """``sh -c 'python manage.py migrate && gunicorn mysite.wsgi'``, the usual Django start, passed the
+    gate with a typo in the server's target."""
+    root = service_tree(tmp_path, {**TOOLS_APP, "manage.py": ""}, ["json"])
+    fake_tool(root, "gunicorn")
+    env = {**os.environ, "PATH": f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    result = run_cli(["check", "--", "sh", "-ec", script], root, env=env)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:application", kind="symbol")  # gunicorn's default attribute: not there
+    assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main)"
+
+
+@pytest.mark.parametrize("wrapper", [["ddtrace-run"], ["opentelemetry-instrument", "--traces_exporter", "otlp",
+                                                        "--service_name=api"], ["newrelic-admin", "run-program"]])
+def test_the_server_a_tracing_wrapper_runs_is_followed(tmp_path, wrapper):
+    """``ddtrace-run gunicorn app:ap`` passed the gate: the wrapper was taken for the server."""
+    root = service_tree(tmp_path, TOOLS_APP, ["json"])
+    tool, gunicorn = fake_tool(root, wrapper[0]), fake_tool(root, "gunicorn")
+    result = run_cli(["check", "--", tool, *wrapper[1:], gunicorn, "-w", "2", "app.main:ap"], root)
+    assert result.returncode == 1, result.stderr
+    check = result.check("app.main:ap", kind="symbol")
+    assert check["cause"] == "symbol_missing" and check["details"]["named_by"] == "gunicorn's application (app.main:ap)"
+
+
+def test_celery_s_dotted_app_may_be_an_attribute_of_its_package(tmp_path):
+    """``celery -A proj.app`` is ``proj``'s attribute ``app`` when it has one (celery tries that first),
+    so no module ``proj.app`` is required: the gate must not fail a start celery makes."""
+    root = service_tree(tmp_path, {"proj/__init__.py": "app = object()\n"}, ["json"])
+    celery = fake_tool(root, "celery")
+    result = run_cli(["check", "--", celery, "-A", "proj.app", "worker"], root)
+    assert result.returncode == 0, result.stderr
+    assert result.check("proj")["details"].get("resolved", "").endswith("proj/__init__.py")
+    result = run_cli(["check", "--", celery, "-A", "prj.app", "worker"], root)
+    assert result.returncode == 1 and result.check("prj")["details"]["named_by"] == "celery's application (-A prj.app)"
